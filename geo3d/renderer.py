@@ -6,7 +6,7 @@
 __all__ = ['ray_box', 'stratified_samples', 'sample_pdf', 'interval_weights', 'sample_weights', 'RenderOptions', 'render_rays',
            'render', 'analytic_field', 'ray_sphere']
 
-# %% ../nbs/04_renderer.ipynb #1c068d00
+# %% ../nbs/04_renderer.ipynb #a30afca1
 import math
 from dataclasses import dataclass, asdict
 import torch
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .camera import get_rays
 from .decoder import density_activation, inverse_density_activation
 
-# %% ../nbs/04_renderer.ipynb #25adf20d
+# %% ../nbs/04_renderer.ipynb #4fb13f45
 def ray_box(origins, dirs, box=1.0):
     "Slab test against the cube of side `box`: near, far `(N, R)` and hit mask. Missing rays get near = far."
     h = box / 2
@@ -26,7 +26,7 @@ def ray_box(origins, dirs, box=1.0):
     closest = -(origins * dirs).sum(-1).clamp_min(0)                 # empty range at the closest approach
     return torch.where(hit, near, closest), torch.where(hit, far, closest), hit
 
-# %% ../nbs/04_renderer.ipynb #2fbf5c93
+# %% ../nbs/04_renderer.ipynb #6a8766d1
 def stratified_samples(near, far, n, jitter=True, generator=None):
     "`n` depths `(N, R, n)` per ray, one per equal bin of [near, far]; jittered within the bin or at its centre."
     u = torch.rand(*near.shape, n, generator=generator, device=near.device, dtype=near.dtype) if jitter \
@@ -50,7 +50,7 @@ def sample_pdf(edges, weights, n, jitter=True, generator=None, eps=1e-5):
     frac = ((u - c_lo) / (c_hi - c_lo).clamp_min(1e-12)).clamp(0, 1)
     return e_lo + frac * (e_hi - e_lo)
 
-# %% ../nbs/04_renderer.ipynb #e0f24a9f
+# %% ../nbs/04_renderer.ipynb #fc7e194d
 def interval_weights(t, raw):
     "Midpoint-quadrature weights `(N, R, S-1)` of the intervals between sorted depths `t (N, R, S)` with raw densities `raw`."
     sigma = density_activation(raw)
@@ -61,7 +61,7 @@ def sample_weights(w):
     "Split interval weights `(.., S-1)` half-and-half onto their end samples `(.., S)` (midpoint colour)."
     return 0.5 * (F.pad(w, (0, 1)) + F.pad(w, (1, 0)))
 
-# %% ../nbs/04_renderer.ipynb #5b54a8ff
+# %% ../nbs/04_renderer.ipynb #0e9f16bb
 @dataclass
 class RenderOptions:
     "How rays are sampled. `jitter=False` gives deterministic renders (evaluation, tests)."
@@ -119,7 +119,7 @@ def render(field, cam2world, intrinsics, resolution, opts=None, generator=None):
     img = feats.transpose(1, 2).reshape(n, -1, h, w)
     return dict(features=img, rgb=img[:, :3] * 2 - 1, depth=depth.view(n, 1, h, w), opacity=opacity.view(n, 1, h, w))
 
-# %% ../nbs/04_renderer.ipynb #9df7d958
+# %% ../nbs/04_renderer.ipynb #6539efe5
 def analytic_field(scene):
     "A renderer field from an analytic scene (`geo3d.shapes`): raw density and RGB features."
     def field(points): return inverse_density_activation(scene.density(points)), scene.color(points)
