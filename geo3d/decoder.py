@@ -6,15 +6,16 @@
 __all__ = ['density_activation', 'inverse_density_activation', 'TriplaneDecoder', 'triplane_field', 'FittedTriplane',
            'fit_triplane']
 
-# %% ../nbs/03_decoder.ipynb #76a71c05
+# %% ../nbs/03_decoder.ipynb #1763e041
 import math
+import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .triplane import sample_triplane
 
-# %% ../nbs/03_decoder.ipynb #ad7830b4
+# %% ../nbs/03_decoder.ipynb #1c1c1d20
 def density_activation(raw):
     "Density sigma >= 0 from the decoder's raw output: softplus(raw - 1)."
     return F.softplus(raw - 1)
@@ -24,7 +25,7 @@ def inverse_density_activation(sigma):
     s = sigma.clamp_min(1e-6)
     return 1 + s + torch.log(-torch.expm1(-s))      # log(exp(s) - 1), stable for large s
 
-# %% ../nbs/03_decoder.ipynb #521acfef
+# %% ../nbs/03_decoder.ipynb #85d16033
 class TriplaneDecoder(nn.Module):
     "MLP features `(..., C)` -> raw density `(...)` and features `(..., out_features)` (first 3 = RGB in [0, 1])."
     def __init__(self, in_features=32, hidden=64, out_features=32, extra_layers=0):
@@ -39,7 +40,7 @@ class TriplaneDecoder(nn.Module):
         x = self.out(f)
         return x[..., 0], torch.sigmoid(x[..., 1:]) * (1 + 2e-3) - 1e-3
 
-# %% ../nbs/03_decoder.ipynb #81823ab7
+# %% ../nbs/03_decoder.ipynb #0b5d6cf3
 def triplane_field(planes, decoder, box=1.0, aggregate="sum"):
     "The field `points (N, M, 3) -> (raw density (N, M), features (N, M, C))` of planes `(N, 3, C, H, W)` and a decoder."
     def field(points): return decoder(sample_triplane(planes, points, box, aggregate))
@@ -56,7 +57,7 @@ class FittedTriplane(nn.Module):
         "The field at points `(N, M, 3)`: the one object is shared by all N."
         return triplane_field(self.planes.expand(len(points), -1, -1, -1, -1), self.decoder, self.box)(points)
 
-# %% ../nbs/03_decoder.ipynb #6f67b555
+# %% ../nbs/03_decoder.ipynb #56e5acec
 def fit_triplane(scene, resolution=64, channels=32, extra_layers=2, steps=300, batch=16384, lr=0.02,
                  length=0.05, box=1.0, seed=0, progress=True):
     "Fit a `FittedTriplane` to an analytic `scene` (with `density`, `occupancy` and `color` methods)."
@@ -65,7 +66,8 @@ def fit_triplane(scene, resolution=64, channels=32, extra_layers=2, steps=300, b
     model = FittedTriplane(resolution, channels, 64, extra_layers, box)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * 0.05)
-    bar = tqdm(range(steps), desc="fit triplane", disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc="fit triplane", disable=not progress, leave=False,
+               mininterval=0.1 if sys.stderr.isatty() else 10)    # few lines in logs
     for i in bar:
         p = (torch.rand(1, batch, 3, generator=g) - 0.5) * box
         occ, col = scene.occupancy(p), scene.color(p)
