@@ -6,7 +6,7 @@
 __all__ = ['density_activation', 'inverse_density_activation', 'TriplaneDecoder', 'triplane_field', 'FittedTriplane',
            'fit_triplane']
 
-# %% ../nbs/03_decoder.ipynb #1763e041
+# %% ../nbs/03_decoder.ipynb #f0dec0fc
 import math
 import sys
 import torch
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .triplane import sample_triplane
 
-# %% ../nbs/03_decoder.ipynb #1c1c1d20
+# %% ../nbs/03_decoder.ipynb #16972ba2
 def density_activation(raw):
     "Density sigma >= 0 from the decoder's raw output: softplus(raw - 1)."
     return F.softplus(raw - 1)
@@ -25,7 +25,7 @@ def inverse_density_activation(sigma):
     s = sigma.clamp_min(1e-6)
     return 1 + s + torch.log(-torch.expm1(-s))      # log(exp(s) - 1), stable for large s
 
-# %% ../nbs/03_decoder.ipynb #85d16033
+# %% ../nbs/03_decoder.ipynb #eef4a32a
 class TriplaneDecoder(nn.Module):
     "MLP features `(..., C)` -> raw density `(...)` and features `(..., out_features)` (first 3 = RGB in [0, 1])."
     def __init__(self, in_features=32, hidden=64, out_features=32, extra_layers=0):
@@ -40,7 +40,7 @@ class TriplaneDecoder(nn.Module):
         x = self.out(f)
         return x[..., 0], torch.sigmoid(x[..., 1:]) * (1 + 2e-3) - 1e-3
 
-# %% ../nbs/03_decoder.ipynb #0b5d6cf3
+# %% ../nbs/03_decoder.ipynb #725eb009
 def triplane_field(planes, decoder, box=1.0, aggregate="sum"):
     "The field `points (N, M, 3) -> (raw density (N, M), features (N, M, C))` of planes `(N, 3, C, H, W)` and a decoder."
     def field(points): return decoder(sample_triplane(planes, points, box, aggregate))
@@ -57,10 +57,10 @@ class FittedTriplane(nn.Module):
         "The field at points `(N, M, 3)`: the one object is shared by all N."
         return triplane_field(self.planes.expand(len(points), -1, -1, -1, -1), self.decoder, self.box)(points)
 
-# %% ../nbs/03_decoder.ipynb #56e5acec
+# %% ../nbs/03_decoder.ipynb #80003c2c
 def fit_triplane(scene, resolution=64, channels=32, extra_layers=2, steps=300, batch=16384, lr=0.02,
                  length=0.05, box=1.0, seed=0, progress=True):
-    "Fit a `FittedTriplane` to an analytic `scene` (with `density`, `occupancy` and `color` methods)."
+    "Fit a `FittedTriplane` to an analytic `scene` (with `max_density`, `occupancy` and `color`; density = max_density * occupancy)."
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = FittedTriplane(resolution, channels, 64, extra_layers, box)
@@ -72,7 +72,7 @@ def fit_triplane(scene, resolution=64, channels=32, extra_layers=2, steps=300, b
         p = (torch.rand(1, batch, 3, generator=g) - 0.5) * box
         occ, col = scene.occupancy(p), scene.color(p)
         raw, feat = model(p)
-        alpha, alpha_true = -torch.expm1(-density_activation(raw) * length), -torch.expm1(-scene.density(p) * length)
+        alpha, alpha_true = -torch.expm1(-density_activation(raw) * length), -torch.expm1(-scene.max_density * occ * length)
         colour = (occ[..., None] * (feat[..., :3] - col) ** 2).sum() / (3 * occ.sum()).clamp_min(1.0)
         loss = ((alpha - alpha_true) ** 2).mean() + colour
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
