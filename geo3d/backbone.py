@@ -6,13 +6,13 @@
 __all__ = ['SQRT2', 'NOISE_MODES', 'FC', 'normalize_2nd_moment', 'Mapping', 'fir_kernel', 'upsample2d', 'blur',
            'modulated_conv2d', 'SynthesisLayer', 'ToRGB', 'SynthesisBlock', 'channels_at', 'Backbone']
 
-# %% ../nbs/05_backbone.ipynb #d638de54
+# %% ../nbs/05_backbone.ipynb #8c8680c5
 import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# %% ../nbs/05_backbone.ipynb #0e33d5fa
+# %% ../nbs/05_backbone.ipynb #1488f6de
 SQRT2 = math.sqrt(2)
 
 class FC(nn.Module):
@@ -30,7 +30,7 @@ class FC(nn.Module):
 
     def extra_repr(self): return f"{self.weight.shape[1]} -> {self.weight.shape[0]}, lr_mul={self.lr_mul}, {self.activation}"
 
-# %% ../nbs/05_backbone.ipynb #88890f52
+# %% ../nbs/05_backbone.ipynb #d066563b
 def normalize_2nd_moment(x, eps=1e-8):
     "Scale each row of `x (N, D)` to unit mean square."
     return x * (x.square().mean(-1, keepdim=True) + eps).rsqrt()
@@ -39,6 +39,7 @@ class Mapping(nn.Module):
     "z `(N, z_dim)` and class ids `(N,)` -> ws `(N, num_ws, w_dim)` (one w, repeated for every layer), with truncation."
     def __init__(self, z_dim=512, n_classes=0, w_dim=512, num_ws=1, n_layers=2, lr_mul=0.01):
         super().__init__()
+        if z_dim == 0 and n_classes == 0: raise ValueError("a mapping network needs a latent (z_dim > 0), classes (n_classes > 0) or both")
         self.z_dim, self.n_classes, self.w_dim, self.num_ws = z_dim, n_classes, w_dim, num_ws
         self.embed = FC(n_classes, w_dim) if n_classes else None          # one-hot @ W: a table of class vectors
         dims = [z_dim + (w_dim if n_classes else 0)] + [w_dim] * n_layers
@@ -54,7 +55,7 @@ class Mapping(nn.Module):
         if c.dim() == 0: c = c.expand(n)
         if c.dtype.is_floating_point or c.dtype == torch.bool or c.shape != (n,):
             raise ValueError(f"c must be integer class ids of shape ({n},), got {c.dtype} {tuple(c.shape)} (one-hot? pass c.argmax(1))")
-        if n and (c.min() < 0 or c.max() >= self.n_classes):
+        if n and c.device.type != "meta" and (c.min() < 0 or c.max() >= self.n_classes):
             raise ValueError(f"class ids must lie in [0, {self.n_classes}), got min {c.min().item()} max {c.max().item()}")
         return c
 
@@ -67,8 +68,9 @@ class Mapping(nn.Module):
         "One w `(N, w_dim)` per latent, untruncated."
         if z.dim() != 2 or z.shape[1] != self.z_dim: raise ValueError(f"z must be (N, {self.z_dim}), got {tuple(z.shape)}")
         c = self.check_classes(c, len(z))
-        x = normalize_2nd_moment(z)
-        if c is not None: x = torch.cat([x, normalize_2nd_moment(self.embed_class(c))], 1)
+        parts = [normalize_2nd_moment(z)] if self.z_dim else []                  # z_dim = 0: classes only
+        if c is not None: parts.append(normalize_2nd_moment(self.embed_class(c)))
+        x = torch.cat(parts, 1)
         for layer in self.layers: x = layer(x)
         return x
 
@@ -91,7 +93,7 @@ class Mapping(nn.Module):
             ws[:, layers] = mean + psi * (ws[:, layers] - mean)
         return ws
 
-# %% ../nbs/05_backbone.ipynb #f8d880d3
+# %% ../nbs/05_backbone.ipynb #cc784601
 _FIR = torch.tensor([1.0, 3.0, 3.0, 1.0])
 
 def fir_kernel(channels, gain=1.0, dtype=torch.float32, device=None):
@@ -103,15 +105,15 @@ def upsample2d(x):
     "2x up-sampling `(N, C, H, W) -> (N, C, 2H, 2W)`: zeros between the pixels, then the [1,3,3,1] low-pass (gain 4)."
     return F.conv_transpose2d(x, fir_kernel(x.shape[1], 4.0, x.dtype, x.device), stride=2, padding=1, groups=x.shape[1])
 
-def blur(x, pad):
-    "Depthwise [1,3,3,1] low-pass (gain 4) after `pad` zeros on each side; the size changes by 2*pad - 3."
-    return F.conv2d(F.pad(x, [pad] * 4), fir_kernel(x.shape[1], 4.0, x.dtype, x.device), groups=x.shape[1])
+def blur(x, pad, gain=1.0):
+    "Depthwise [1,3,3,1] low-pass summing to `gain` (4 after zero-insertion up-sampling), `pad` zeros on each side; size + 2*pad - 3."
+    return F.conv2d(F.pad(x, [pad] * 4), fir_kernel(x.shape[1], gain, x.dtype, x.device), groups=x.shape[1])
 
 def modulated_conv2d(x, weight, styles, demodulate=True, up=False):
     "Modulated convolution `x (N, I, H, W)`, `weight (O, I, k, k)`, `styles (N, I)` -> `(N, O, H', W')`; H' = 2H if `up`."
     x = x * styles[:, :, None, None].to(x.dtype)                                # modulate the input channels
     if up:
-        x = blur(F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2), pad=1)
+        x = blur(F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2), pad=1, gain=4.0)
     else:
         x = F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
     if demodulate:
@@ -119,7 +121,7 @@ def modulated_conv2d(x, weight, styles, demodulate=True, up=False):
         x = x * d[:, :, None, None].to(x.dtype)
     return x
 
-# %% ../nbs/05_backbone.ipynb #139ca1d4
+# %% ../nbs/05_backbone.ipynb #8db9e34c
 NOISE_MODES = ("random", "const", "none")
 
 class SynthesisLayer(nn.Module):
@@ -179,7 +181,7 @@ class SynthesisBlock(nn.Module):
         if img is None: return x, y
         return x, (upsample2d(img) if self.up else img) + y
 
-# %% ../nbs/05_backbone.ipynb #b5b975aa
+# %% ../nbs/05_backbone.ipynb #09f96405
 def channels_at(resolution, channel_base=32768, channel_max=512):
     "StyleGAN2's width at a resolution: min(channel_base / resolution, channel_max)."
     return min(channel_base // resolution, channel_max)

@@ -5,35 +5,39 @@
 # %% auto #0
 __all__ = ['SDFS', 'sdf_sphere', 'sdf_box', 'sdf_torus', 'sdf_cylinder', 'Shape', 'Scene', 'sphere_scene', 'demo_scene']
 
-# %% ../nbs/21_shapes.ipynb #2e6320c3
+# %% ../nbs/21_shapes.ipynb #6c0e009a
 from dataclasses import dataclass, field
 import torch
 
-# %% ../nbs/21_shapes.ipynb #364e7904
+# %% ../nbs/21_shapes.ipynb #f6ec8bb0
+def _t(x, p):
+    "A parameter as a tensor like `p`: a tuple for all points, or a batch `(N, 1, 3)` with one value per object."
+    return torch.as_tensor(x, dtype=p.dtype, device=p.device)
+
 def sdf_sphere(p, center=(0.0, 0.0, 0.0), radius=0.3):
     "Signed distance to a sphere."
-    return (p - p.new_tensor(center)).norm(dim=-1) - radius
+    return (p - _t(center, p)).norm(dim=-1) - radius
 
 def sdf_box(p, center=(0.0, 0.0, 0.0), half=(0.2, 0.2, 0.2)):
     "Signed distance to an axis-aligned box with half-extents `half`."
-    q = (p - p.new_tensor(center)).abs() - p.new_tensor(half)
+    q = (p - _t(center, p)).abs() - _t(half, p)
     return q.clamp_min(0).norm(dim=-1) + q.amax(-1).clamp_max(0)
 
 def sdf_torus(p, center=(0.0, 0.0, 0.0), major=0.25, minor=0.08):
     "Signed distance to a torus around the y axis."
-    q = p - p.new_tensor(center)
+    q = p - _t(center, p)
     ring = torch.stack([q[..., [0, 2]].norm(dim=-1) - major, q[..., 1]], -1)
     return ring.norm(dim=-1) - minor
 
 def sdf_cylinder(p, center=(0.0, 0.0, 0.0), radius=0.15, half_height=0.25):
     "Signed distance to a capped cylinder along the y axis."
-    q = p - p.new_tensor(center)
+    q = p - _t(center, p)
     d = torch.stack([q[..., [0, 2]].norm(dim=-1) - radius, q[..., 1].abs() - half_height], -1)
     return d.clamp_min(0).norm(dim=-1) + d.amax(-1).clamp_max(0)
 
 SDFS = dict(sphere=sdf_sphere, box=sdf_box, torus=sdf_torus, cylinder=sdf_cylinder)
 
-# %% ../nbs/21_shapes.ipynb #47e0141a
+# %% ../nbs/21_shapes.ipynb #4749d486
 @dataclass
 class Shape:
     "One primitive: an SDF name from `SDFS`, its keyword parameters and an RGB colour in [0, 1]."
