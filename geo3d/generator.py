@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRESETS', 'SuperResolution', 'GeneratorConfig', 'preset', 'count_parameters', 'TriplaneGenerator']
 
-# %% ../nbs/06_generator.ipynb #6a7b0dae
+# %% ../nbs/06_generator.ipynb #4161dd15
 import json
 import math
 from dataclasses import dataclass, asdict, fields, replace
@@ -18,7 +18,7 @@ from .decoder import TriplaneDecoder, density_activation
 from .renderer import RenderOptions, render_rays
 from .backbone import Backbone, Mapping, SynthesisBlock, channels_at
 
-# %% ../nbs/06_generator.ipynb #1ed9d957
+# %% ../nbs/06_generator.ipynb #1fe0c8d5
 class SuperResolution(nn.Module):
     "Feature image `(N, C, r, r)` + raw RGB -> image `(N, 3, R, R)`: one StyleGAN2 up-block per doubling, every layer driven by the last w."
     def __init__(self, in_channels=32, in_resolution=64, out_resolution=256, w_dim=512, channel_base=16384, channel_max=256):
@@ -41,7 +41,7 @@ class SuperResolution(nn.Module):
             x, img = block(x, img, w[:, None].expand(-1, block.num_conv + 1, -1), noise_mode)
         return img
 
-# %% ../nbs/06_generator.ipynb #70a5f3c2
+# %% ../nbs/06_generator.ipynb #7e70821c
 @dataclass(frozen=True)
 class GeneratorConfig:
     "Every number that defines a generator. Defaults: the paper's ImageNet-256 model; presets are instances of this."
@@ -110,7 +110,7 @@ class GeneratorConfig:
             raise ValueError(f"GeneratorConfig: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
         return cls(**d)
 
-# %% ../nbs/06_generator.ipynb #0375beae
+# %% ../nbs/06_generator.ipynb #905911d8
 PRESETS = {
     "tiny": GeneratorConfig(n_classes=10, z_dim=64, w_dim=64, plane_resolution=64, plane_channels=16, channel_base=2048,
                             channel_max=128, decoder_hidden=32, decoder_features=16, render_resolution=32, n_coarse=24,
@@ -126,7 +126,7 @@ def preset(name, **overrides):
     if bad: raise ValueError(f"unknown config fields {sorted(bad)}")
     return replace(PRESETS[name], **overrides)
 
-# %% ../nbs/06_generator.ipynb #4bb04253
+# %% ../nbs/06_generator.ipynb #bb85511b
 def count_parameters(module):
     "Parameters of `module` and of each of its children: dict name -> count, with 'total'."
     d = {name: sum(p.numel() for p in m.parameters()) for name, m in module.named_children()}
@@ -146,6 +146,7 @@ class TriplaneGenerator(nn.Module):
         self.decoder = TriplaneDecoder(cfg.plane_channels, cfg.decoder_hidden, cfg.decoder_features, cfg.decoder_extra_layers)
         self.superres = SuperResolution(cfg.decoder_features, cfg.render_resolution, cfg.output_resolution, cfg.w_dim,
                                         cfg.sr_channel_base, cfg.sr_channel_max)
+        self.deterministic = False      # True: constant noise and fixed samples in training mode too
 
     @property
     def device(self): return self.backbone.blocks["b4"].const.device
@@ -162,9 +163,10 @@ class TriplaneGenerator(nn.Module):
         return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator)[0].to(self.device)
 
     def render_options(self, jitter=None, chunk=0):
-        "The config's sampling; stratification is jittered in training mode unless `jitter` says otherwise."
+        "The config's sampling; stratification is jittered in training mode (unless `deterministic`) if `jitter` is None."
         c = self.cfg
-        return RenderOptions(c.n_coarse, c.n_fine, c.box, self.training if jitter is None else jitter, chunk)
+        if jitter is None: jitter = self.training and not self.deterministic
+        return RenderOptions(c.n_coarse, c.n_fine, c.box, jitter, chunk)
 
     # --- the stages ---------------------------------------------------------------------------------------------
     def map(self, z, c=None, psi=1.0, cutoff=None):
@@ -190,8 +192,8 @@ class TriplaneGenerator(nn.Module):
         return dict(raw=raw, sigma=density_activation(raw), rgb=feats[..., :3] * 2 - 1, features=feats)
 
     def noise(self, noise_mode=None):
-        "The noise mode to use: as given, else `random` in training mode and `const` in eval mode."
-        return noise_mode or ("random" if self.training else "const")
+        "The noise mode to use: as given, else `random` in training mode and `const` in eval mode (or when `deterministic`)."
+        return noise_mode or ("random" if self.training and not self.deterministic else "const")
 
     def render(self, planes, ws, cam2world, intrinsics=None, noise_mode=None, opts=None, generator=None):
         """Render triplanes `(N, 3, C, R, R)` from cameras `(N, 4, 4)` or K views each `(N, K, 4, 4)`.

@@ -6,7 +6,7 @@
 __all__ = ['to_uint8', 'depth_to_image', 'image_grid', 'save_image', 'show_images', 'plot_cameras', 'grid_points',
            'plot_isosurface', 'plot_point_cloud', 'k3d_volume', 'save_html']
 
-# %% ../nbs/20_viz.ipynb #55aa9e0d
+# %% ../nbs/20_viz.ipynb #284fb46b
 import math
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import plotly.graph_objects as go
 
-# %% ../nbs/20_viz.ipynb #5aa3fce2
+# %% ../nbs/20_viz.ipynb #80124e1e
 def _np(x): return x.detach().float().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
 def to_uint8(img):
@@ -34,7 +34,7 @@ def depth_to_image(depth, opacity=None, lo=None, hi=None, cmap="viridis_r"):
     rgb[~m] = 1.0
     return torch.from_numpy(rgb.transpose(2, 0, 1) * 2 - 1).float()
 
-# %% ../nbs/20_viz.ipynb #85defeed
+# %% ../nbs/20_viz.ipynb #3d26b5a3
 def image_grid(images, ncols=None, pad=2, value=1.0):
     "Tile CHW images `(N, C, H, W)` (1 or 3 channels, [-1, 1]) into one CHW image."
     x = torch.as_tensor(images).detach().float().cpu()
@@ -69,7 +69,7 @@ def show_images(images, titles=None, ncols=None, size=2.2, suptitle=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/20_viz.ipynb #33491baa
+# %% ../nbs/20_viz.ipynb #60543aa1
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 def _sphere_mesh(radius, n=24, **kw):
@@ -90,15 +90,16 @@ def plot_cameras(cam2world, groups=None, box=1.0, arrow=0.35, sphere=True, title
     "Plotly figure of cameras `(N, 4, 4)`: positions, viewing directions as cones, the sphere and the object's box."
     m = _np(cam2world)
     pos, fwd = m[:, :3, 3], m[:, :3, 2]
-    groups = np.zeros(len(m), int) if groups is None else _np(groups).astype(int)
+    groups = np.zeros(len(m), int) if groups is None else np.asarray(_np(groups) if torch.is_tensor(groups) else groups)
+    names = list(dict.fromkeys(groups.tolist()))                       # group ids or names, in order of appearance
     fig = fig or go.Figure()
     if sphere: fig.add_trace(_sphere_mesh(float(np.linalg.norm(pos, axis=1).mean())))
     if box: fig.add_trace(_box_lines(box / 2))
-    for gi in np.unique(groups):
-        s = groups == gi
+    for gi, name in enumerate(names):
+        s = groups == name
         col = _PALETTE[gi % len(_PALETTE)]
-        fig.add_trace(go.Scatter3d(x=pos[s, 0], y=pos[s, 1], z=pos[s, 2], mode="markers",
-                                   marker=dict(size=3, color=col), name=f"cameras {gi}", showlegend=len(np.unique(groups)) <= 10))
+        fig.add_trace(go.Scatter3d(x=pos[s, 0], y=pos[s, 1], z=pos[s, 2], mode="markers", marker=dict(size=3, color=col),
+                                   name=name if isinstance(name, str) else f"cameras {name}", showlegend=len(names) <= 10))
         fig.add_trace(go.Cone(x=pos[s, 0], y=pos[s, 1], z=pos[s, 2], u=fwd[s, 0], v=fwd[s, 1], w=fwd[s, 2],
                               sizemode="absolute", sizeref=arrow, anchor="tail", showscale=False,
                               colorscale=[[0, col], [1, col]], hoverinfo="skip"))
@@ -110,7 +111,7 @@ def _layout3d(fig, title=None, height=480):
                                  camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=1.4, y=0.9, z=1.4))))
     return fig
 
-# %% ../nbs/20_viz.ipynb #ffaddb95
+# %% ../nbs/20_viz.ipynb #a1f56cd8
 def grid_points(resolution, box=1.0, device=None):
     "Voxel-centre coordinates `(D, D, D, 3)` of a cube of side `box` centred on the origin, indexed [x, y, z]."
     t = (torch.arange(resolution, device=device, dtype=torch.float32) + 0.5) / resolution * box - box / 2

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Data flows one way (DESIGN.md): a module may import modules listed before it and the side rooms; side rooms import none.
-ORDER = ["camera", "triplane", "decoder", "renderer", "backbone", "generator", "discriminator", "loss"]
+ORDER = ["camera", "triplane", "decoder", "renderer", "backbone", "generator", "discriminator", "loss", "data", "train"]
 SIDE_ROOMS = ["viz", "shapes"]
 
 
@@ -26,7 +26,7 @@ def geo3d_imports(module):
 
 def test_import_clean():
     out = subprocess.run([sys.executable, "-c", "import geo3d, geo3d.camera, geo3d.triplane, geo3d.decoder, "
-                          "geo3d.renderer, geo3d.backbone, geo3d.generator, geo3d.discriminator, geo3d.loss, geo3d.viz, geo3d.shapes, geo3d.demo; "
+                          "geo3d.renderer, geo3d.backbone, geo3d.generator, geo3d.discriminator, geo3d.loss, geo3d.data, geo3d.train, geo3d.viz, geo3d.shapes, geo3d.demo; "
                           "print(geo3d.__version__)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() and not out.stderr.strip(), out.stderr
