@@ -6,7 +6,7 @@
 __all__ = ['TrainConfig', 'init_distributed', 'sync_gradients', 'update_ema', 'save_checkpoint', 'read_checkpoint',
            'load_generator', 'snapshot_cameras', 'Trainer', 'main']
 
-# %% ../nbs/10_train.ipynb #cf527b9b
+# %% ../nbs/10_train.ipynb #9aed1336
 import copy
 import json
 import math
@@ -30,7 +30,7 @@ from .loss import GANLoss, LossConfig, MultiViewSchedule, colour_diversity, regu
 from .data import ImageSet, embedded_dataset
 from .viz import image_grid, save_image, depth_to_image
 
-# %% ../nbs/10_train.ipynb #c7b880cb
+# %% ../nbs/10_train.ipynb #c6a57644
 @dataclass
 class TrainConfig:
     "Everything that defines a training run; the model is the generator preset, sized to the data (classes, resolution)."
@@ -78,21 +78,17 @@ class TrainConfig:
         if unknown: raise ValueError(f"TrainConfig: unknown keys {sorted(unknown)}")
         return cls(**d)
 
-# %% ../nbs/10_train.ipynb #6b044571
+# %% ../nbs/10_train.ipynb #c4df501a
 def init_distributed(device="auto"):
     "Rank, world size and device; joins the process group when launched by torchrun (nccl on GPU, gloo on CPU)."
     world = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if use_cuda and not torch.cuda.is_available(): raise ValueError("--device cuda: no CUDA device here; use --device cpu")
+    dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if use_cuda else torch.device("cpu")
+    if use_cuda: torch.cuda.set_device(dev)                       # before the process group, as nccl wants
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if use_cuda:
-        dev = torch.device("cuda", local)
-        torch.cuda.set_device(dev)
-    else:
-        dev = torch.device("cpu")
-    return rank, world, dev
+    return (dist.get_rank() if world > 1 else 0), world, dev
 
 def sync_gradients(module, world):
     "Average the gradients over processes (one all_reduce) and zero non-finite entries; returns how many were non-finite."
@@ -154,7 +150,7 @@ def load_generator(path, ema=True, device="cpu"):
     G.class_names = json.loads(meta.get("class_names", "[]"))
     return G.to(device).eval().requires_grad_(False)
 
-# %% ../nbs/10_train.ipynb #6a452a7e
+# %% ../nbs/10_train.ipynb #a716de1c
 def _step_generator(seed, step, salt=0):
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 7_919 + salt) % (2**63 - 1))
 
@@ -285,7 +281,7 @@ class Trainer:
             dist.all_gather(gathered, mean_colours.contiguous()); mean_colours = torch.cat(gathered)
         stats["colour_diversity"] = colour_diversity(mean_colours)
         if self.schedule.update(self.nimg / 1000, stats["colour_diversity"]):
-            self._event(f"switched to {self.schedule.k}-view discrimination at {self.nimg / 1000:.2f} kimg "
+            self._event(f"switched to {self.schedule.k}-view discrimination at {self.nimg / 1000:.3f} kimg "
                         f"(step {self.step}): {self.schedule.reason}")
         return stats
 
@@ -387,7 +383,7 @@ class Trainer:
                                     kimg=f"{self.nimg / 1000:.2f}", refresh=False)
                 out_of_time = minutes and (time.time() - t0) / 60 >= minutes
                 if self.world > 1:                                 # every process stops at the same step
-                    flag = torch.tensor([float(bool(out_of_time) or stop["signal"] is not None)])
+                    flag = torch.tensor([float(bool(out_of_time) or stop["signal"] is not None)], device=self.device)
                     dist.broadcast(flag, 0); out_of_time = bool(flag.item())
                 if out_of_time or stop["signal"]: break
                 if self.step % snap_every == 0: self._save()
@@ -401,7 +397,7 @@ class Trainer:
         return dict(out=str(self.out), step=self.step, kimg=self.nimg / 1000, seconds=round(time.time() - t0, 1),
                     views=self.schedule.views, switched_at_kimg=self.schedule.switched_at, nonfinite_steps=self.nonfinite)
 
-# %% ../nbs/10_train.ipynb #79901ffd
+# %% ../nbs/10_train.ipynb #7fb3b6d8
 @call_parse
 def main(out: str = "runs/train",        # run folder: config, stats, snapshots, checkpoints
          preset: str = "tiny",           # generator preset: tiny, imagenet256, shapenet128
@@ -437,7 +433,10 @@ def main(out: str = "runs/train",        # run folder: config, stats, snapshots,
     if tr.rank == 0:
         print(f"geo3d_train: {tr.G.cfg.n_classes} classes, {len(tr.data)} images at {tr.data.resolution}px, preset {tr.cfg.preset}, "
               f"batch {tr.cfg.batch} on {tr.world} process(es), device {tr.device}")
-    s = tr.run(minutes=minutes, steps=steps)
+    try:
+        s = tr.run(minutes=minutes, steps=steps)
+    except KeyboardInterrupt:
+        sys.exit(130)
     if tr.rank == 0:
         print(f"geo3d_train: {s['step']} steps, {s['kimg']:.2f} kimg in {s['seconds']} s; views {s['views']}"
               + (f" (switched at {s['switched_at_kimg']:.2f} kimg)" if s["switched_at_kimg"] is not None else ""))
