@@ -1,6 +1,8 @@
 """Packaging and command-line checks that do not belong in a notebook."""
 import ast
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +38,8 @@ def test_every_module_has_its_notebook():
     exported = {p.stem for p in (ROOT / "geo3d").glob("*.py") if not p.stem.startswith("_")}
     declared = set()
     for nb in (ROOT / "nbs").glob("*.ipynb"):
-        for line in nb.read_text().splitlines():
-            if "#| default_exp" in line:
-                declared.add(line.split("default_exp")[1].strip().strip('",\\n '))
+        for cell in json.loads(nb.read_text())["cells"]:
+            declared |= set(re.findall(r"^#\|\s*default_exp\s+(\S+)", "".join(cell["source"]), re.M))
     assert exported == declared, f"modules without a notebook: {exported - declared}; notebooks not exported: {declared - exported}"
 
 
