@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['resolve_classes', 'orbit_cameras', 'generate', 'write_page', 'main']
 
-# %% ../nbs/11_generate.ipynb #f0b81c71
+# %% ../nbs/11_generate.ipynb #aa1e7573
 import json
 import math
 import sys
@@ -21,7 +21,7 @@ from .train import load_generator
 from .export import extract_mesh, save_mesh, save_gif
 from .viz import image_grid, save_image, depth_to_image
 
-# %% ../nbs/11_generate.ipynb #fa6cdace
+# %% ../nbs/11_generate.ipynb #771f0653
 def resolve_classes(spec, class_names):
     "Class ids from a list of ids or names (case-insensitive; a unique prefix is enough). Empty: every class (at most 10)."
     n = len(class_names)
@@ -46,7 +46,7 @@ def orbit_cameras(n, radius, elevation=20.0, start=30.0):
     az = torch.deg2rad(start + torch.arange(n) * 360.0 / n)
     return look_at(sphere_point(az, torch.full((n,), math.radians(90 - elevation)), radius))
 
-# %% ../nbs/11_generate.ipynb #376afee3
+# %% ../nbs/11_generate.ipynb #5ed1e87a
 @torch.no_grad()
 def generate(out, checkpoint=None, preset_name="tiny", classes=(), seeds=(0,), psi=0.7, views=4, mesh_resolution=128,
              level=None, frames=24, device="cpu", progress=True):
@@ -121,7 +121,7 @@ def write_page(models, path, title="geo3d models", cols=3, max_faces=60_000):
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     return path
 
-# %% ../nbs/11_generate.ipynb #0b81e58f
+# %% ../nbs/11_generate.ipynb #9cee4bc8
 @call_parse
 def main(out: str = "runs/generated",      # output folder (layout: see the module's docs)
          checkpoint: str = None,             # a training run folder or checkpoint.safetensors; default: random weights
@@ -135,7 +135,7 @@ def main(out: str = "runs/generated",      # output folder (layout: see the modu
          frames: int = 24,                   # turntable frames
          device: str = "cpu",                # cpu or cuda
          quiet: bool = False):               # no progress bar
-    "Generate multi-view images with depth, meshes (.ply/.obj/.glb), turntables and one offline HTML page per run."
+    "Views with depth, meshes and turntables per class and seed, and one offline page. Writes OUT/index.html (every model, turnable), OUT/summary.json, and OUT/<class>_seed<S>/ with views.png (views over depth), depth_XX.png, mesh.ply, mesh.obj, mesh.glb, turntable.gif."
     try:
         if "-" in seeds and "," not in seeds:
             a, b = seeds.split("-"); seed_list = list(range(int(a), int(b) + 1))

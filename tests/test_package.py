@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Data flows one way (DESIGN.md): a module may import modules listed before it and the side rooms; side rooms import no
 # module of ORDER (only other side rooms).
-ORDER = ["camera", "triplane", "decoder", "renderer", "backbone", "generator", "discriminator", "loss", "data", "train", "generate"]
+ORDER = ["camera", "triplane", "decoder", "renderer", "backbone", "generator", "discriminator", "loss", "data", "train", "generate", "viewer"]
 SIDE_ROOMS = ["viz", "shapes", "export"]
 
 
@@ -29,7 +29,7 @@ def geo3d_imports(module):
 
 def test_import_clean():
     out = subprocess.run([sys.executable, "-c", "import geo3d, geo3d.camera, geo3d.triplane, geo3d.decoder, "
-                          "geo3d.renderer, geo3d.backbone, geo3d.generator, geo3d.discriminator, geo3d.loss, geo3d.data, geo3d.train, geo3d.export, geo3d.generate, geo3d.viz, geo3d.shapes, geo3d.demo; "
+                          "geo3d.renderer, geo3d.backbone, geo3d.generator, geo3d.discriminator, geo3d.loss, geo3d.data, geo3d.train, geo3d.export, geo3d.generate, geo3d.viewer, geo3d.viz, geo3d.shapes, geo3d.demo; "
                           "print(geo3d.__version__)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() and not out.stderr.strip(), out.stderr

@@ -1,0 +1,149 @@
+"""The viewer notebook in a real browser: JupyterLab on 127.0.0.1, headless Debian Chromium driven by Playwright.
+Runs all cells, checks that the plotly figures and the k3d canvas draw something, that moving the yaw slider changes the
+rendered view, and that geo3d_generate's standalone page renders its model offline. Needs /usr/bin/chromium
+(.ci/run installs it) and the playwright package (a dev requirement)."""
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--use-angle=swiftshader",
+         "--enable-unsafe-swiftshader", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+TOKEN = "geo3d-browser-test"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def drawn_fraction(png):
+    "Fraction of pixels that differ clearly from the image's most common colour (the background)."
+    from PIL import Image
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3).astype(int)
+    colours, counts = np.unique(a, axis=0, return_counts=True)
+    bg = colours[counts.argmax()]
+    return float((np.abs(a - bg).sum(1) > 40).mean())
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "nbs" / "12_viewer.ipynb", root / "viewer.ipynb")
+    port = free_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), MPLBACKEND="Agg")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
+                             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "lab.log", "w"))
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        if proc.poll() is not None: break
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=1); break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        proc.kill(); pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
+    yield url, root
+    proc.terminate(); proc.wait(timeout=20)
+
+
+def run_all(page, url):
+    page.goto(f"{url}/lab/tree/viewer.ipynb?token={TOKEN}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_selector(".widget-image", timeout=90_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+
+
+def test_viewer_notebook_in_jupyterlab(browser, lab):
+    url, root = lab
+    t0 = time.time()
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    for attempt in range(2):                                          # retry once on a flaky first frame
+        try:
+            run_all(page, url); break
+        except Exception:
+            if attempt: raise
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback")
+    assert errors.count() == 0, errors.first.inner_text()
+    # plotly figures (camera sphere, mesh) draw something
+    plots = page.locator(".js-plotly-plot")
+    assert plots.count() >= 2
+    plots.nth(1).scroll_into_view_if_needed()
+    fr = [drawn_fraction(plots.nth(i).screenshot()) for i in range(2)]
+    assert min(fr) > 0.01, fr
+    # the k3d canvas (a canvas outside plotly) draws the mesh; its first frame can take a while in software WebGL
+    k3d = page.locator("canvas:not(.js-plotly-plot canvas)")
+    deadline, best = time.time() + 40, 0.0
+    while time.time() < deadline:
+        for i in range(k3d.count()):
+            try:
+                best = max(best, drawn_fraction(k3d.nth(i).screenshot()))
+            except Exception:
+                pass
+        if best > 0.01: break
+        time.sleep(2)
+    assert best > 0.01, f"k3d canvas stayed empty (drawn fraction {best})"
+    # moving the yaw slider re-renders the view
+    view = page.locator(".widget-image").first
+    view.scroll_into_view_if_needed()
+    before = view.screenshot()
+    assert view.screenshot() == before                              # a still view is pixel-stable
+    slider = page.locator(".widget-slider", has=page.locator("label", has_text="yaw")).first
+    readout = slider.locator(".widget-readout")
+    readout.click(); page.keyboard.press("Control+A"); page.keyboard.type("150"); page.keyboard.press("Enter")
+    deadline, changed = time.time() + 30, 0.0
+    while time.time() < deadline:
+        after = view.screenshot()
+        from PIL import Image
+        a = np.asarray(Image.open(io.BytesIO(before)).convert("RGB")).astype(int)
+        b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
+        changed = float(np.abs(a - b).mean()) if a.shape == b.shape else 255.0
+        if changed > 0.2: break
+        time.sleep(1)
+    assert changed > 0.2, "moving the yaw slider did not change the rendered view"
+    page.screenshot(path=str(root / "viewer.png"), full_page=True)
+    print(f"viewer test: {time.time() - t0:.1f} s; plotly drawn {fr}, k3d drawn {best:.3f}, view change {changed:.2f}; "
+          f"screenshot {root / 'viewer.png'}")
+
+
+def test_generated_page_renders_offline(browser, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "geo3d.generate", "--classes", "0", "--views", "2", "--frames", "2",
+                        "--mesh_resolution", "32", "--out", str(tmp_path / "gen"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    page.goto((tmp_path / "gen" / "index.html").as_uri())
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    deadline, fr = time.time() + 20, 0.0
+    while time.time() < deadline and fr <= 0.01:
+        fr = drawn_fraction(page.locator(".js-plotly-plot").first.screenshot()); time.sleep(1)
+    assert fr > 0.01, f"the offline page drew nothing (drawn fraction {fr})"
