@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['sphere_point', 'sample_sphere', 'ks_uniform', 'look_at', 'fov_to_intrinsics', 'pixel_rays', 'pixel_grid', 'get_rays',
-           'sample_cameras', 'separated_directions', 'min_pairwise_angle', 'random_rotation', 'perturb_directions',
-           'sample_multiview_directions', 'multiview_angle_bound', 'sample_multiview_cameras']
+           'sample_cameras', 'orbit_cameras', 'separated_directions', 'min_pairwise_angle', 'random_rotation',
+           'perturb_directions', 'sample_multiview_directions', 'multiview_angle_bound', 'sample_multiview_cameras']
 
 # %% ../nbs/01_camera.ipynb #11c9c5dc
 import math
@@ -78,6 +78,12 @@ def get_rays(cam2world, intrinsics, resolution):
 def sample_cameras(n, radius=2.7, fov=18.0, generator=None, device=None):
     "Training cameras: `n` cam2world `(n, 4, 4)` uniform by area on a sphere looking at the origin, intrinsics `(n, 3, 3)`."
     return look_at(sample_sphere(n, radius, generator, device)), fov_to_intrinsics(fov, n, device=device)
+
+# %% ../nbs/01_camera.ipynb #ada15ebf
+def orbit_cameras(n, radius=2.7, elevation=20.0, start=0.0):
+    "`n` cam2world `(n, 4, 4)` evenly spaced in azimuth from `start` degrees, at `elevation` degrees, looking at the origin."
+    az = torch.deg2rad(start + torch.arange(n) * 360.0 / n)
+    return look_at(sphere_point(az, torch.full((n,), math.radians(90 - elevation)), radius))
 
 # %% ../nbs/01_camera.ipynb #00cb8b77
 def separated_directions(k, dtype=torch.float32):

@@ -7,13 +7,12 @@ __all__ = ['ring_cameras', 'on_white', 'surface_points', 'run_demo', 'main']
 
 # %% ../nbs/90_demo.ipynb #20888141
 import json
-import math
 import time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from fastcore.script import call_parse
-from .camera import look_at, fov_to_intrinsics, sphere_point
+from .camera import orbit_cameras, fov_to_intrinsics
 from .decoder import fit_triplane, density_activation
 from .renderer import render, RenderOptions, analytic_field
 from .shapes import demo_scene
@@ -22,9 +21,7 @@ from .viz import image_grid, save_image, depth_to_image, grid_points, plot_point
 # %% ../nbs/90_demo.ipynb #0bd0b91b
 def ring_cameras(n, radius=2.7, elevation=25.0, fov=18.0):
     "`n` cameras evenly spaced in azimuth at `elevation` degrees above the equator, looking at the origin."
-    az = torch.arange(n) * 2 * math.pi / n
-    eye = sphere_point(az, torch.full((n,), math.radians(90 - elevation)), radius)
-    return look_at(eye), fov_to_intrinsics(fov, n)
+    return orbit_cameras(n, radius, elevation), fov_to_intrinsics(fov, n)
 
 def on_white(out):
     "Composite a render's RGB over a white background, in [-1, 1]."

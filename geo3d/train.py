@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TrainConfig', 'init_distributed', 'sync_gradients', 'update_ema', 'save_checkpoint', 'read_checkpoint',
-           'load_generator', 'snapshot_cameras', 'Trainer', 'main']
+           'load_generator', 'Trainer', 'main']
 
 # %% ../nbs/10_train.ipynb #9aed1336
 import copy
@@ -23,12 +23,12 @@ from fastcore.script import call_parse
 from tqdm.auto import tqdm
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .camera import look_at, sphere_point
+from .camera import orbit_cameras
 from .generator import TriplaneGenerator, GeneratorConfig, preset
 from .discriminator import Discriminator
 from .loss import GANLoss, LossConfig, MultiViewSchedule, colour_diversity, regularizer_points
 from .data import ImageSet, embedded_dataset
-from .viz import image_grid, save_image, depth_to_image
+from .viz import image_grid, save_image, depth_tiles
 
 # %% ../nbs/10_train.ipynb #c6a57644
 @dataclass
@@ -153,11 +153,6 @@ def load_generator(path, ema=True, device="cpu"):
 # %% ../nbs/10_train.ipynb #a716de1c
 def _step_generator(seed, step, salt=0):
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 7_919 + salt) % (2**63 - 1))
-
-def snapshot_cameras(k, radius, elevation=20.0):
-    "K cameras evenly spread in azimuth at `elevation` degrees: the fixed views of snapshots."
-    az = torch.arange(k) * 2 * math.pi / k + math.pi / 6
-    return look_at(sphere_point(az, torch.full((k,), math.radians(90 - elevation)), radius))
 
 class Trainer:
     "One training run in `out`: `Trainer(cfg, out).run()`; `resume=True` continues the run saved in `out`."
@@ -305,16 +300,11 @@ class Trainer:
         classes = torch.arange(n) if classes is None else torch.as_tensor(classes)
         if len(classes) > 16: classes = classes[torch.linspace(0, n - 1, 16).round().long()]
         z = torch.randn(len(classes), G.cfg.z_dim, generator=torch.Generator().manual_seed(123)).to(self.device)
-        cams = snapshot_cameras(k, G.cfg.radius).to(self.device).expand(len(classes), -1, -1, -1)
+        cams = orbit_cameras(k, G.cfg.radius, 20.0, 30.0).to(self.device).expand(len(classes), -1, -1, -1)
         out = G(z, classes.to(self.device), cams)
-        d_all = out["depth"].float().flatten()
-        lo, hi = d_all.quantile(0.01).item(), d_all.quantile(0.99).item() + 1e-3   # one colour scale per snapshot
-        tiles = []
-        for i in range(len(classes)):
-            tiles += [im.float().clamp(-1, 1).cpu() for im in out["image"][i]]
-            tiles += [torch.nn.functional.interpolate(depth_to_image(d, None, lo, hi)[None], size=G.cfg.output_resolution)[0]
-                      for d in out["depth"][i].float().cpu()]
-        grid = image_grid(torch.stack(tiles), ncols=2 * k)
+        depth = depth_tiles(out["depth"].flatten(0, 1), G.cfg.output_resolution).view(len(classes), k, 3, *out["image"].shape[-2:])
+        rows = torch.cat([out["image"].float().clamp(-1, 1).cpu(), depth], 1)          # per class: K views, then K depths
+        grid = image_grid(rows.flatten(0, 1), ncols=2 * k)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             save_image(grid, path)
