@@ -1,8 +1,10 @@
 """Package build for geo3d. Reads everything from settings.ini (nbdev 2 layout) without pkg_resources."""
+import shutil
 from configparser import ConfigParser
 from pathlib import Path
 
 import setuptools
+from setuptools.command.build_py import build_py
 
 cfg = ConfigParser(delimiters=["="])
 cfg.read(Path(__file__).parent / "settings.ini", encoding="utf-8")
@@ -14,6 +16,17 @@ lic = licenses[cfg["license"]]
 py_versions = ["3.10", "3.11", "3.12", "3.13"]
 min_python = cfg["min_python"]
 readme = Path(__file__).parent / "README.md"
+
+
+class build_py_with_lists(build_py):
+    "Ship the class lists of the top-level data/ folder inside the package (geo3d/lists/), so wheels and non-editable installs have them."
+    def run(self):
+        super().run()
+        dst = Path(self.build_lib) / cfg["lib_path"] / "lists"
+        dst.mkdir(parents=True, exist_ok=True)
+        for f in sorted((Path(__file__).parent / "data").glob("*.txt")):
+            shutil.copyfile(f, dst / f.name)
+
 
 setuptools.setup(
     name=cfg["lib_name"],
@@ -42,4 +55,5 @@ setuptools.setup(
         "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],
     },
     zip_safe=False,
+    cmdclass={"build_py": build_py_with_lists},
 )

@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from . import rng
 
 # %% ../nbs/05_backbone.ipynb #1488f6de
 SQRT2 = math.sqrt(2)
@@ -77,7 +78,7 @@ class Mapping(nn.Module):
     @torch.no_grad()
     def mean_w(self, c=None, n=1024, seed=0):
         "Mean w `(N, w_dim)` of each sample's class in `c (N,)` over `n` fixed latents (unconditional: `(1, w_dim)`)."
-        z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.layers[0].weight)
+        z = rng.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed), device=self.layers[0].weight.device)
         if self.n_classes == 0: return self.w(z).mean(0, keepdim=True)
         c = self.check_classes(c, len(c))
         classes, inverse = torch.unique(c, return_inverse=True)

@@ -11,6 +11,7 @@ __all__ = ['sphere_point', 'sample_sphere', 'ks_uniform', 'look_at', 'fov_to_int
 import math
 import torch
 import torch.nn.functional as F
+from . import rng
 
 # %% ../nbs/01_camera.ipynb #53505ef7
 def sphere_point(azimuth, polar, radius=1.0):
@@ -20,7 +21,7 @@ def sphere_point(azimuth, polar, radius=1.0):
 
 def sample_sphere(n, radius=1.0, generator=None, device=None):
     "`n` points `(n, 3)` uniform by area on a sphere: azimuth ~ U[0, 2pi), cos(polar) ~ U[-1, 1]."
-    u = torch.rand(2, n, generator=generator, device=device)
+    u = rng.rand(2, n, generator=generator, device=device)
     return sphere_point(2 * math.pi * u[0], torch.acos(1 - 2 * u[1]), radius)
 
 # %% ../nbs/01_camera.ipynb #2ede04f2
@@ -109,18 +110,18 @@ def min_pairwise_angle(v):
 
 def random_rotation(n, generator=None, device=None, dtype=torch.float32):
     "`n` rotation matrices `(n, 3, 3)` uniform on SO(3), from normalised Gaussian quaternions."
-    w, x, y, z = _normalize(torch.randn(n, 4, generator=generator, device=device, dtype=dtype)).unbind(-1)
+    w, x, y, z = _normalize(rng.randn(n, 4, generator=generator, device=device, dtype=dtype)).unbind(-1)
     return torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
                         2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
                         2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1).view(n, 3, 3)
 
 def perturb_directions(v, max_degrees, generator=None):
     "Tilt each unit vector of `v (..., 3)` by an angle ~ U[0, max_degrees] towards a random tangent direction."
-    r = torch.randn(v.shape, generator=generator, device=v.device, dtype=v.dtype)
+    r = rng.randn(*v.shape, generator=generator, device=v.device, dtype=v.dtype)
     t = r - (r * v).sum(-1, keepdim=True) * v
     alt = torch.linalg.cross(v, torch.tensor([1.0, 0, 0], dtype=v.dtype, device=v.device).expand_as(v))
     t = _normalize(torch.where(t.norm(dim=-1, keepdim=True) < 1e-6, alt, t))
-    eps = torch.deg2rad(torch.rand(v.shape[:-1] + (1,), generator=generator, device=v.device, dtype=v.dtype) * max_degrees)
+    eps = torch.deg2rad(rng.rand(*v.shape[:-1], 1, generator=generator, device=v.device, dtype=v.dtype) * max_degrees)
     return torch.cos(eps) * v + torch.sin(eps) * t
 
 def sample_multiview_directions(n, k=3, jitter=15.0, generator=None, device=None):

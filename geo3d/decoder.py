@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+from . import rng
 from .triplane import sample_triplane
 
 # %% ../nbs/03_decoder.ipynb #16972ba2
@@ -69,7 +70,7 @@ def fit_triplane(scene, resolution=64, channels=32, extra_layers=2, steps=300, b
     bar = tqdm(range(steps), desc="fit triplane", disable=not progress, leave=False,
                mininterval=0.1 if sys.stderr.isatty() else 10)    # few lines in logs
     for i in bar:
-        p = (torch.rand(1, batch, 3, generator=g) - 0.5) * box
+        p = (rng.rand(1, batch, 3, generator=g) - 0.5) * box
         occ, col = scene.occupancy(p), scene.color(p)
         raw, feat = model(p)
         alpha, alpha_true = -torch.expm1(-density_activation(raw) * length), -torch.expm1(-scene.max_density * occ * length)

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 from fastcore.script import call_parse
 from tqdm.auto import tqdm
+from . import rng
 from .camera import orbit_cameras
 from .generator import TriplaneGenerator, preset
-from .train import load_generator
+from .checkpoint import load_generator
 from .export import extract_mesh, save_mesh, save_gif
 from .viz import image_grid, save_image, depth_tiles
 
@@ -70,7 +71,7 @@ def generate(out, checkpoint=None, preset_name="tiny", classes=(), seeds=(0,), p
         t0 = time.time()
         name = f"{names[c].replace(' ', '_').replace('/', '_')}_seed{seed}"
         d = out / name; d.mkdir(exist_ok=True)
-        z = torch.randn(1, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+        z = rng.randn(1, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed), device=device)
         cls = torch.tensor([c], device=device) if G.cfg.n_classes else None
         ws = G.map(z, cls, psi=psi)
         planes = G.synthesize_planes(ws)

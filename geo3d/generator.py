@@ -12,6 +12,7 @@ from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import torch
 import torch.nn as nn
+from . import rng
 from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras
 from .triplane import sample_triplane
 from .decoder import TriplaneDecoder, density_activation
@@ -154,13 +155,13 @@ class TriplaneGenerator(nn.Module):
     # --- inputs -----------------------------------------------------------------------------------------------
     def sample_z(self, n, generator=None):
         "`n` latents `(n, z_dim)` ~ N(0, I)."
-        return torch.randn(n, self.cfg.z_dim, generator=generator).to(self.device)
+        return rng.randn(n, self.cfg.z_dim, generator=generator, device=self.device)
 
     def sample_cameras(self, n, k=None, generator=None):
         "Training cameras on the config's sphere: `(n, 4, 4)`, or `(n, k, 4, 4)` well-separated views when `k` is given."
         c = self.cfg
-        if k is None: return sample_cameras(n, c.radius, c.fov, generator)[0].to(self.device)
-        return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator)[0].to(self.device)
+        if k is None: return sample_cameras(n, c.radius, c.fov, generator, self.device)[0]
+        return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator, device=self.device)[0]
 
     def render_options(self, jitter=None, chunk=0):
         "The config's sampling; stratification is jittered in training mode (unless `deterministic`) if `jitter` is None."

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, asdict
 import torch
 import torch.nn.functional as F
+from . import rng
 from .discriminator import real_raw
 
 # %% ../nbs/08_loss.ipynb #45b89b4c
@@ -44,10 +45,10 @@ def gaussian_blur(x, sigma):
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), f.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 # %% ../nbs/08_loss.ipynb #9a3198d8
-def regularizer_points(n, n_points=1000, eps=0.004, box=1.0, generator=None):
+def regularizer_points(n, n_points=1000, eps=0.004, box=1.0, generator=None, device=None):
     "Points `(n, 2 * n_points, 3)`: uniform in the box, followed by the same points moved by N(0, eps^2)."
-    p = (torch.rand(n, n_points, 3, generator=generator) - 0.5) * box
-    return torch.cat([p, p + torch.randn(p.shape, generator=generator) * eps], 1)
+    p = (rng.rand(n, n_points, 3, generator=generator, device=device) - 0.5) * box
+    return torch.cat([p, p + rng.randn(*p.shape, generator=generator, device=device) * eps], 1)
 
 def density_regularizer(G, planes, points):
     "Mean |raw density(p) - raw density(p')| over the point pairs of `regularizer_points`."
@@ -145,7 +146,7 @@ class GANLoss:
     def density(self, z, c, points=None, generator=None):
         cfg = self.cfg
         if points is None:
-            points = regularizer_points(len(z), cfg.density_reg_points, cfg.density_reg_eps, self.G.cfg.box, generator)
+            points = regularizer_points(len(z), cfg.density_reg_points, cfg.density_reg_eps, self.G.cfg.box, generator, z.device)
         planes = self.G.synthesize_planes(self.G.map(z, c))
         reg = density_regularizer(self.G, planes, points)
         return reg * cfg.density_reg * cfg.density_reg_interval, dict(density_reg=reg.item())

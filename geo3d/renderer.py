@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, asdict
 import torch
 import torch.nn.functional as F
+from . import rng
 from .camera import get_rays
 from .decoder import density_activation, inverse_density_activation
 
@@ -29,7 +30,7 @@ def ray_box(origins, dirs, box=1.0):
 # %% ../nbs/04_renderer.ipynb #6a8766d1
 def stratified_samples(near, far, n, jitter=True, generator=None):
     "`n` depths `(N, R, n)` per ray, one per equal bin of [near, far]; jittered within the bin or at its centre."
-    u = torch.rand(*near.shape, n, generator=generator, device=near.device, dtype=near.dtype) if jitter \
+    u = rng.rand(*near.shape, n, generator=generator, device=near.device, dtype=near.dtype) if jitter \
         else torch.full((*near.shape, n), 0.5, device=near.device, dtype=near.dtype)
     frac = (torch.arange(n, device=near.device, dtype=near.dtype) + u) / n
     return near[..., None] + (far - near)[..., None] * frac
@@ -40,7 +41,7 @@ def sample_pdf(edges, weights, n, jitter=True, generator=None, eps=1e-5):
     cdf = torch.cumsum(w / w.sum(-1, keepdim=True), -1)
     cdf = torch.cat([torch.zeros_like(cdf[..., :1]), cdf], -1).contiguous()          # (N, R, S)
     shape = (*edges.shape[:-1], n)
-    u = torch.rand(shape, generator=generator, device=edges.device, dtype=edges.dtype) if jitter \
+    u = rng.rand(*shape, generator=generator, device=edges.device, dtype=edges.dtype) if jitter \
         else torch.full(shape, 0.5, device=edges.device, dtype=edges.dtype)
     u = ((torch.arange(n, device=edges.device, dtype=edges.dtype) + u) / n).contiguous()   # stratified in [0, 1)
     hi = torch.searchsorted(cdf, u, right=True).clamp(1, edges.shape[-1] - 1)

@@ -10,6 +10,7 @@ import io
 import warnings
 import numpy as np
 import torch
+from . import rng
 from .camera import orbit_cameras
 from .generate import mesh_of
 from .viz import to_uint8, depth_to_image
@@ -68,7 +69,7 @@ class Viewer:
     def update_model(self):
         "New class, seed or truncation: new triplane, new meshes, new view."
         G = self.G
-        z = torch.randn(1, G.cfg.z_dim, generator=torch.Generator().manual_seed(int(self.seed.value))).to(G.device)
+        z = rng.randn(1, G.cfg.z_dim, generator=torch.Generator().manual_seed(int(self.seed.value)), device=G.device)
         c = torch.tensor([self.cls.value], device=G.device) if G.cfg.n_classes else None
         self.ws = G.map(z, c, psi=self.psi.value)
         self.planes = G.synthesize_planes(self.ws)

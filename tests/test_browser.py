@@ -1,7 +1,11 @@
 """The viewer notebook in a real browser: JupyterLab on 127.0.0.1, headless Debian Chromium driven by Playwright.
 Runs all cells, checks that the plotly figures and the k3d canvas draw something, that moving the yaw slider changes the
-rendered view, and that geo3d_generate's standalone page renders its model offline. Needs /usr/bin/chromium
-(.ci/run installs it) and the playwright package (a dev requirement)."""
+rendered view, and that geo3d_generate's standalone page renders its model offline.
+
+The browser is provisioned by the test itself, as a user's machine can: a Chromium already on the PATH is used;
+otherwise, as root, Debian's package is installed (`apt-get install chromium`); otherwise Playwright's own route
+(`python -m playwright install chromium`). When none works, the test fails with what was tried and how to fix it:
+it never skips."""
 import io
 import json
 import os
@@ -39,13 +43,41 @@ def drawn_fraction(png):
     return float((np.abs(a - bg).sum(1) > 40).mean())
 
 
+def system_chromium():
+    return next((p for p in (CHROMIUM, shutil.which("chromium"), shutil.which("chromium-browser")) if p and Path(p).exists()), None)
+
+
+def provide_chromium():
+    "A Chromium to drive: (executable path or None for Playwright's own build, what was done). Fails with the fix."
+    if system_chromium(): return system_chromium(), "found"
+    tried = []
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("test_browser: installing Debian's chromium (apt-get install chromium) ...", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        apt = lambda *a: subprocess.run(["apt-get", *a], capture_output=True, text=True, env=env, timeout=900)
+        r = apt("install", "-y", "-q", "chromium")
+        if r.returncode != 0:                              # a new machine's package lists may be missing or old
+            apt("update", "-q"); r = apt("install", "-y", "-q", "chromium")
+        if system_chromium(): return system_chromium(), "installed Debian's chromium"
+        tried.append(f"apt-get install chromium: exit {r.returncode}: {(r.stderr or r.stdout)[-400:]}")
+    else:
+        tried.append("apt-get: not root or no apt-get here")
+    print("test_browser: trying Playwright's own browser (python -m playwright install chromium) ...", flush=True)
+    r = subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"], capture_output=True, text=True, timeout=900)
+    if r.returncode == 0: return None, "installed Playwright's chromium"
+    tried.append(f"playwright install chromium: exit {r.returncode}: {(r.stderr or r.stdout)[-400:]}")
+    pytest.fail("no Chromium for the browser test. Tried:\n  " + "\n  ".join(tried) +
+                "\nInstall one: `sudo apt-get install chromium` (Debian/Ubuntu) or `python -m playwright install chromium`, "
+                "then run the tests again.")
+
+
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does")
+    exe, how = provide_chromium()
+    print(f"test_browser: chromium {exe or '(Playwright build)'}: {how}")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        b = p.chromium.launch(executable_path=exe, args=FLAGS) if exe else p.chromium.launch(args=FLAGS)
         yield b
         b.close()
 

@@ -94,3 +94,85 @@ def test_dataset_cli_reports_and_skips_bad_files(tmp_path):
     assert r.returncode != 0 and "--out is required" in r.stderr
     r = run(["geo3d_dataset", "nowhere", "--out", "x"], tmp_path)
     assert r.returncode != 0 and "does not exist" in r.stderr
+
+
+# --- nothing is lost: existing folders, damaged checkpoints, permissions (issue: data loss at 9c727ac) ---------------
+
+def test_train_refuses_a_folder_that_holds_a_run_or_files(tmp_path):
+    first = run(["geo3d_train", "--out", "r", "--steps", "1", *TRAIN], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    again = run(["geo3d_train", "--out", "r", "--steps", "1", *TRAIN], tmp_path)
+    assert again.returncode != 0 and "already holds a training run" in again.stderr and "--resume r" in again.stderr
+    assert {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()} == before       # untouched
+    (tmp_path / "mine").mkdir(); (tmp_path / "mine" / "notes.txt").write_text("mine")
+    r = run(["geo3d_train", "--out", "mine", "--steps", "1", *TRAIN], tmp_path)
+    assert r.returncode != 0 and "not a geo3d run" in r.stderr and "--overwrite" in r.stderr
+    (tmp_path / "afile").write_text("x")
+    r = run(["geo3d_train", "--out", "afile", "--steps", "1", *TRAIN], tmp_path)
+    assert r.returncode != 0 and "is a file" in r.stderr and (tmp_path / "afile").read_text() == "x"
+    # --overwrite starts over, removing only what a run writes
+    (tmp_path / "r" / "notes.txt").write_text("keep me")
+    r = run(["geo3d_train", "--out", "r", "--steps", "1", "--overwrite", *TRAIN], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "r" / "notes.txt").read_text() == "keep me"
+    assert len((tmp_path / "r" / "stats.jsonl").read_text().splitlines()) == 1      # a fresh log, not appended
+
+
+def test_resume_falls_back_to_the_newest_good_checkpoint(tmp_path):
+    args = [*TRAIN, "--snapshot_kimg", "0.008", "--keep_checkpoints", "2"]     # a checkpoint every step, 2 kept
+    r = run(["geo3d_train", "--out", "r", "--steps", "3", *args], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    older = sorted((tmp_path / "r" / "checkpoints").glob("*.safetensors"))
+    assert [p.name for p in older] == ["step-00000002.safetensors"]                   # steps 3 (top) and 2 kept
+    ck = tmp_path / "r" / "checkpoint.safetensors"
+    assert oct(ck.stat().st_mode & 0o777) == oct((tmp_path / "r" / "config.json").stat().st_mode & 0o777)   # umask, not 0600
+    ck.write_bytes(ck.read_bytes()[:1000])                                             # damaged newest
+    r = run(["geo3d_train", "--resume", "r", "--steps", "4", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from the older checkpoint" in r.stderr and "step 2" in r.stderr
+    assert load_file(str(ck))["G.mapping.layers.0.weight"].shape                     # a good one again at the top
+    from geo3d.checkpoint import checkpoint_step
+    assert checkpoint_step(ck) == 4
+
+
+def test_dataset_never_destroys_an_existing_folder(tmp_path):
+    bad_tree(tmp_path / "src")
+    (tmp_path / "mine").mkdir(); (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    r = run(["geo3d_dataset", "src", "--out", "mine", "--resolution", "32", "--quiet"], tmp_path)
+    assert r.returncode != 0 and "not an image set" in r.stderr
+    r = run(["geo3d_dataset", "src", "--out", "mine", "--resolution", "32", "--quiet", "--overwrite"], tmp_path)
+    assert r.returncode != 0 and (tmp_path / "mine" / "thesis.tex").read_text() == "years of work"
+    (tmp_path / "afile").write_text("x")
+    r = run(["geo3d_dataset", "src", "--out", "afile", "--resolution", "32", "--quiet"], tmp_path)
+    assert r.returncode != 0 and "is a file" in r.stderr and (tmp_path / "afile").read_text() == "x"
+    r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "32", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "16", "--quiet"], tmp_path)
+    assert r.returncode != 0 and "--overwrite" in r.stderr
+    r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "16", "--quiet", "--overwrite"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    from geo3d.data import ImageSet
+    assert ImageSet.load(tmp_path / "set").resolution == 16
+
+
+def test_dataset_skips_a_decompression_bomb_and_applies_exif_orientation(tmp_path):
+    from PIL import Image
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(src / "a" / "ok.png")
+    # a small PNG whose header claims 20000 x 20000 pixels: a 1-bit image compresses to a few KB
+    Image.new("1", (20000, 20000)).save(src / "a" / "bomb.png")
+    assert (src / "a" / "bomb.png").stat().st_size < 100_000
+    # a phone photo: stored landscape (left half red, right half blue), EXIF says "rotate 90 clockwise" (orientation 6)
+    im = Image.new("RGB", (96, 64), (0, 0, 255)); im.paste((255, 0, 0), (0, 0, 48, 64))
+    exif = Image.Exif(); exif[0x0112] = 6
+    im.save(src / "a" / "phone.jpg", exif=exif, quality=95)
+    r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "32", "--quiet"], tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "2 images of 1 classes" in r.stdout and "too large: 1" in r.stdout, r.stdout
+    from geo3d.data import ImageSet
+    s = ImageSet.load(tmp_path / "set")
+    phone = s.images[1].astype(int)          # files in name order: ok.png, phone.jpg
+    # upright, the red half is on top and the blue half below; sideways it would be left / right
+    assert phone[:12, :, 0].mean() > 200 and phone[-12:, :, 2].mean() > 200, (phone[:12, :, 0].mean(), phone[-12:, :, 2].mean())
