@@ -63,9 +63,13 @@ class Inception(nn.Module):
             self.source, self.has_logits = "torch-fidelity's download (pool3 and logits)", True
         self.requires_grad_(False)
 
+    @property
+    def device(self): return next(self.net.parameters()).device
+
     @torch.no_grad()
     def forward(self, images):
         if images.dtype != torch.uint8: raise TypeError(f"Inception takes uint8 images, got {images.dtype}")
+        images = images.to(self.device)
         if self.has_logits:
             pool, logits = self.net(images)
             return pool.float(), logits.float()
