@@ -26,8 +26,9 @@ def main():
     a = p.parse_args()
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
     from geo3d.generator import TriplaneGenerator, preset
-    from geo3d.data import CLASS_NAMES
-    from geo3d.metrics import generated_images, inception_features, fid_kid, geometry_metrics, train_depth_classifier
+    from geo3d.synthetic import CLASS_NAMES
+    from geo3d.metrics import generated_images, inception_features, fid_kid
+    from geo3d.geometry import geometry_metrics, train_depth_classifier
     from geo3d.pretrained import Inception
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)

@@ -1,6 +1,6 @@
 """Renderer throughput: geo3d's renderer against a straightforward reference design, side by side in one run.
 
-Workload (the DESIGN.md anchor): batch 4, planes 3x32x256^2, render 64^2, 48 coarse + 48 fine samples per ray,
+Workload (the project's reference workload, measured with EG3D's renderer too): batch 4, planes 3x32x256^2, render 64^2, 48 coarse + 48 fine samples per ray,
 EG3D's decoder. The reference design is the usual way to write it: three grid_sample calls (one per plane),
 then the coarse and fine passes' per-sample features concatenated, sorted and gathered before compositing with
 midpoint-averaged features. geo3d samples the three planes in one call and merges/sorts only scalars.

@@ -18,7 +18,8 @@ import torch
 
 
 def make_trainer(preset, batch, views, device, data, seed=0):
-    from geo3d.train import Trainer, TrainConfig
+    from geo3d.train import Trainer
+    from geo3d.config import TrainConfig
     cfg = TrainConfig(preset=preset, batch=batch, views=views, switch_kimg=0.0 if views > 1 else -1.0, auto_switch=False,
                       kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed)
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
@@ -45,7 +46,8 @@ def main():
     p.add_argument("--device", default="auto")
     a = p.parse_args()
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
-    from geo3d.data import embedded_dataset, ImageSet
+    from geo3d.synthetic import embedded_dataset
+    from geo3d.imageset import ImageSet
     from geo3d.generator import preset
     res = preset(a.preset).output_resolution
     data = embedded_dataset(8, res, progress=False)                 # small: speed does not depend on the set's size

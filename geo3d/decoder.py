@@ -7,7 +7,6 @@ __all__ = ['density_activation', 'inverse_density_activation', 'TriplaneDecoder'
            'fit_triplane']
 
 # %% ../nbs/03_decoder.ipynb #f0dec0fc
-import math
 import sys
 import torch
 import torch.nn as nn

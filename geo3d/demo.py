@@ -12,14 +12,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from fastcore.script import call_parse
-from .camera import orbit_cameras, fov_to_intrinsics
+from .camera import orbit_cameras, fov_to_intrinsics, CAMERA_RADIUS, CAMERA_FOV
 from .decoder import fit_triplane, density_activation
 from .renderer import render, RenderOptions, analytic_field
 from .shapes import demo_scene
 from .viz import image_grid, save_image, depth_to_image, grid_points, plot_point_cloud, plot_cameras, save_html
 
 # %% ../nbs/90_demo.ipynb #0bd0b91b
-def ring_cameras(n, radius=2.7, elevation=25.0, fov=18.0):
+def ring_cameras(n, radius=CAMERA_RADIUS, elevation=25.0, fov=CAMERA_FOV):
     "`n` cameras evenly spaced in azimuth at `elevation` degrees above the equator, looking at the origin."
     return orbit_cameras(n, radius, elevation), fov_to_intrinsics(fov, n)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from . import rng
-from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras
+from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, CAMERA_RADIUS, CAMERA_FOV
 from .triplane import sample_triplane
 from .decoder import TriplaneDecoder, density_activation
 from .renderer import RenderOptions, render_rays
@@ -47,15 +47,15 @@ class SuperResolution(nn.Module):
 class GeneratorConfig:
     "Every number that defines a generator. Defaults: the paper's ImageNet-256 model; presets are instances of this."
     n_classes: int = 100            # class-conditional mapping; 0 = unconditional
-    z_dim: int = 512
-    w_dim: int = 512
+    z_dim: int = 512                # latent z size
+    w_dim: int = 512                # intermediate latent w size
     mapping_layers: int = 2         # EG3D's mapping depth
     plane_resolution: int = 256     # triplane side = the backbone's output resolution
     plane_channels: int = 32        # channels per plane; the backbone outputs 3x this
     channel_base: int = 32768       # backbone width at resolution r: min(channel_base / r, channel_max)
-    channel_max: int = 512
+    channel_max: int = 512          # backbone's maximum width
     extra_blocks: bool = True       # the paper's extra synthesis block after every resolution (False: EG3D)
-    decoder_hidden: int = 64
+    decoder_hidden: int = 64        # decoder's hidden width
     decoder_extra_layers: int = 2   # the paper's two extra FC 64->64 (0: EG3D)
     decoder_features: int = 32      # rendered features (first 3 = RGB), the super-resolution's input
     aggregate: str = "sum"          # triplane aggregation: "sum" (the paper) or "mean" (EG3D)
@@ -65,9 +65,9 @@ class GeneratorConfig:
     n_fine: int = 48                # importance samples per ray
     output_resolution: int = 256    # after super-resolution
     sr_channel_base: int = 16384    # super-resolution width at resolution r: min(sr_channel_base / r, sr_channel_max)
-    sr_channel_max: int = 256
-    radius: float = 2.7             # camera distance from the origin
-    fov: float = 18.0               # camera field of view, degrees
+    sr_channel_max: int = 256       # super-resolution's maximum width
+    radius: float = CAMERA_RADIUS            # camera distance from the origin
+    fov: float = CAMERA_FOV              # camera field of view, degrees
 
     def __post_init__(self):
         def need(ok, msg):

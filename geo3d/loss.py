@@ -8,7 +8,7 @@ __all__ = ['g_loss', 'd_loss', 'r1_penalty', 'blur_sigma', 'gaussian_blur', 'reg
 
 # %% ../nbs/08_loss.ipynb #a59b245d
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from . import rng
@@ -100,12 +100,12 @@ class LossConfig:
     "Weights and intervals of the loss terms (EG3D's values as defaults)."
     r1_gamma: float = 1.0           # R1 weight; small batches and collapse want more (EG3D: about 5, up to 20)
     r1_interval: int = 16           # lazy regularisation: every this many steps, scaled by it
-    density_reg: float = 0.25
-    density_reg_interval: int = 4
-    density_reg_eps: float = 0.004
-    density_reg_points: int = 1000
-    blur_init_sigma: float = 10.0   # pixels at the output resolution
-    blur_fade_kimg: float = 200.0
+    density_reg: float = 0.25       # weight of the density regulariser (smooth density between nearby points); 0: off
+    density_reg_interval: int = 4   # the density regulariser runs every this many steps
+    density_reg_eps: float = 0.004  # distance between the paired points of the density regulariser
+    density_reg_points: int = 1000  # points per object for the density regulariser
+    blur_init_sigma: float = -1.0   # initial blur of D's inputs in output pixels; < 0: 10 px per 512 px of output (EG3D)
+    blur_fade_kimg: float = 200.0   # the blur fades linearly to 0 over this many kimg (geo3d_train: at most a tenth of the run)
 
 class GANLoss:
     "The loss phases of one training step; `kimg` sets the blur, the schedule sets the number of views."
@@ -114,12 +114,31 @@ class GANLoss:
         self.schedule = schedule or MultiViewSchedule(k=1)
         self.kimg = 0.0
 
+    def blur(self):
+        "The blur of D's inputs now, in output pixels: sigma_0 * max(0, 1 - kimg / blur_fade_kimg)."
+        start = self.cfg.blur_init_sigma
+        if start < 0: start = 10.0 * self.G.cfg.output_resolution / 512
+        return blur_sigma(self.kimg, start, self.cfg.blur_fade_kimg)
+
     def score(self, image, image_raw, c):
         "D's logits for images `(B, 3, R, R)` and raw renders, both blurred as the schedule says."
-        s = blur_sigma(self.kimg, self.cfg.blur_init_sigma, self.cfg.blur_fade_kimg)
+        s = self.blur()
         if s > 0:
             image, image_raw = gaussian_blur(image, s), gaussian_blur(image_raw, s * image_raw.shape[-1] / image.shape[-1])
         return self.D(image, image_raw, c)
+
+    def draw(self, batch, n_real, class_p, generator, density=False):
+        """Every random input of one training step, from `generator` (on the CPU): real-image indices and flips; latents,
+        classes (drawn with `class_p`) and cameras for the generator phase and again for the discriminator phase; and,
+        when `density`, the regulariser's point pairs."""
+        g, zdim = generator, self.G.cfg.z_dim
+        d = dict(real=rng.randint(n_real, batch, generator=g), flip=rng.rand(batch, generator=g) < 0.5,
+                 z=rng.randn(batch, zdim, generator=g), c=rng.multinomial(class_p, batch, generator=g),
+                 cams=self.cameras(batch, g).cpu(), z_d=rng.randn(batch, zdim, generator=g),
+                 c_d=rng.multinomial(class_p, batch, generator=g), cams_d=self.cameras(batch, g).cpu())
+        if density:
+            d["points"] = regularizer_points(batch, self.cfg.density_reg_points, self.cfg.density_reg_eps, self.G.cfg.box, g)
+        return d
 
     def cameras(self, n, generator=None):
         "Cameras `(n, V, 4, 4)` for the current number of views: uniform on the sphere; V > 1: separated and perturbed."
@@ -149,6 +168,7 @@ class GANLoss:
             points = regularizer_points(len(z), cfg.density_reg_points, cfg.density_reg_eps, self.G.cfg.box, generator, z.device)
         planes = self.G.synthesize_planes(self.G.map(z, c))
         reg = density_regularizer(self.G, planes, points)
+        # lambda E |raw(p) - raw(p')| over nearby pairs, every density_reg_interval steps and scaled by it
         return reg * cfg.density_reg * cfg.density_reg_interval, dict(density_reg=reg.item())
 
     def fake(self, z, c, cams=None, generator=None):
@@ -166,6 +186,7 @@ class GANLoss:
         stats = dict(d_loss_real=loss.item(), real_logit=logits.mean().item())
         if r1:
             pen = r1_penalty(logits, [image, raw])
+            # lazy R1: (gamma / 2) E ||grad_x D(x)||^2, every r1_interval steps and scaled by it to keep its average weight
             loss = loss + pen.mean() * (self.cfg.r1_gamma / 2) * self.cfg.r1_interval
             stats["r1"] = pen.mean().item()
         return loss, stats

@@ -8,7 +8,7 @@ __all__ = ['ray_box', 'stratified_samples', 'sample_pdf', 'interval_weights', 's
 
 # %% ../nbs/04_renderer.ipynb #a30afca1
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from . import rng

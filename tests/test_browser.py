@@ -85,7 +85,7 @@ def browser():
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
-    shutil.copy(ROOT / "nbs" / "12_viewer.ipynb", root / "viewer.ipynb")
+    shutil.copy(ROOT / "nbs" / "20_viewer.ipynb", root / "viewer.ipynb")
     port = free_port()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), MPLBACKEND="Agg")
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",

@@ -87,10 +87,10 @@ def test_dataset_cli_reports_and_skips_bad_files(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "5 images of 2 classes" in r.stdout and "corrupt or truncated: 1" in r.stdout and "not an image: 1" in r.stdout
     assert "converted CMYK: 1" in r.stdout and "converted 16-bit: 1" in r.stdout and "without a usable image (1): empty" in r.stdout
-    from geo3d.data import ImageSet
+    from geo3d.imageset import ImageSet
     s = ImageSet.load(tmp_path / "set")
     assert s.class_names == ["cat", "dog"] and s.images.shape == (5, 32, 32, 3)
-    r = run([sys.executable, "-m", "geo3d.data", "src"], tmp_path)
+    r = run([sys.executable, "-m", "geo3d.dataset_tool", "src"], tmp_path)
     assert r.returncode != 0 and "--out is required" in r.stderr
     r = run(["geo3d_dataset", "nowhere", "--out", "x"], tmp_path)
     assert r.returncode != 0 and "does not exist" in r.stderr
@@ -153,7 +153,7 @@ def test_dataset_never_destroys_an_existing_folder(tmp_path):
     assert r.returncode != 0 and "--overwrite" in r.stderr
     r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "16", "--quiet", "--overwrite"], tmp_path)
     assert r.returncode == 0, r.stderr
-    from geo3d.data import ImageSet
+    from geo3d.imageset import ImageSet
     assert ImageSet.load(tmp_path / "set").resolution == 16
 
 
@@ -172,7 +172,7 @@ def test_dataset_skips_a_decompression_bomb_and_applies_exif_orientation(tmp_pat
     r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "32", "--quiet"], tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "2 images of 1 classes" in r.stdout and "too large: 1" in r.stdout, r.stdout
-    from geo3d.data import ImageSet
+    from geo3d.imageset import ImageSet
     s = ImageSet.load(tmp_path / "set")
     phone = s.images[1].astype(int)          # files in name order: ok.png, phone.jpg
     # upright, the red half is on top and the blue half below; sideways it would be left / right
