@@ -71,8 +71,9 @@ def read_checkpoint(path):
         with safe_open(str(path), framework="pt") as f:
             return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except Exception as e:                                   # safetensors raises its own error types
-        raise ValueError(f"checkpoint {path} is damaged or truncated ({type(e).__name__}: {e}); an older one may be "
-                         f"in {path.parent / OLDER}/, which --resume and load_generator use when given the run folder") from None
+        hint = (f"; an older one may be in {path.parent / OLDER}/, which --resume and load_generator use when given the run folder"
+                if path.name == CHECKPOINT else "")
+        raise ValueError(f"checkpoint {path} is damaged or truncated, or not a safetensors file ({type(e).__name__}: {e}){hint}") from None
 
 def candidates(run):
     "Every (checkpoint, resume) pair of a run folder, newest first."

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from fastcore.script import call_parse
 from .imageset import ImageSet, _progress
+from .pretrained import shipped_file
 
 # %% ../nbs/11_dataset_tool.ipynb #783e004c
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -23,11 +24,7 @@ class BadImage(Exception):
 def read_class_list(path):
     "Class ids and names from a class-list file: `id name...` per line, `#` comments. `imagenet100` names the shipped list."
     p = Path(path)
-    if not p.exists() and str(path) in ("imagenet100", "imagenet100.txt"):
-        import geo3d
-        here = Path(geo3d.__file__).resolve().parent
-        shipped = [here / "lists" / "imagenet100.txt", here.parent / "data" / "imagenet100.txt"]   # installed; source tree
-        p = next((q for q in shipped if q.exists()), shipped[0])
+    if not p.exists() and str(path) in ("imagenet100", "imagenet100.txt"): p = shipped_file("imagenet100.txt")
     if not p.exists(): raise FileNotFoundError(f"class list {path} not found")
     out = []
     for line in p.read_text().splitlines():

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['WEIGHTS_ENV', 'SOURCES', 'weights_dir', 'local_weights', 'offline_error', 'Inception', 'lpips_net',
-           'imagenet_classifier']
+           'imagenet_classifier', 'shipped_file', 'imagenet_names', 'imagenet_probs']
 
 # %% ../nbs/33_pretrained.ipynb #bc81793e
 import os
@@ -80,7 +80,7 @@ class Inception(nn.Module):
 # %% ../nbs/33_pretrained.ipynb #3df0bc62
 def lpips_net(net="vgg"):
     "An `lpips.LPIPS` metric (`net` = 'vgg' or 'alex') in eval mode, its backbone from the weights folder or the usual download."
-    import lpips, torchvision
+    import lpips
     if net not in ("vgg", "alex"): raise ValueError(f"net must be 'vgg' or 'alex', got {net!r}")
     name = {"vgg": "vgg16_features.pth", "alex": "alexnet_features.pth"}[net]
     path = local_weights(name)
@@ -92,11 +92,13 @@ def lpips_net(net="vgg"):
             except Exception as e:
                 raise offline_error(name, e) from None
         m = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
-    features = (torchvision.models.vgg16 if net == "vgg" else torchvision.models.alexnet)(weights=None).features
-    features.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    slices = [getattr(m.net, f"slice{i}") for i in range(1, 6)]
-    for s in slices:                                                     # the slices hold features' layers by index
-        for idx, layer in s.named_children(): s._modules[idx] = features[int(idx)]
+    state = torch.load(path, map_location="cpu", weights_only=True)       # keys "<layer index>.weight" of `features`
+    used = set()
+    for s in (getattr(m.net, f"slice{i}") for i in range(1, 6)):         # the slices hold features' layers by index
+        for idx, layer in s.named_children():
+            part = {k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == idx}
+            layer.load_state_dict(part); used |= {f"{idx}.{k}" for k in part}
+    if used != set(state): raise ValueError(f"{path} does not fit LPIPS-{net}: unused {sorted(set(state) - used)[:4]}")
     return m.eval().requires_grad_(False)
 
 def imagenet_classifier():
@@ -115,3 +117,25 @@ def imagenet_classifier():
             if isinstance(child, nn.ReLU6): setattr(mod, k, nn.ReLU(inplace=True))
     m.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return m.eval().requires_grad_(False)
+
+# %% ../nbs/33_pretrained.ipynb #52b9f254
+def shipped_file(name):
+    "A file of the top-level `data/` folder: installed inside the package as `geo3d/lists/`, or in the source tree."
+    import geo3d
+    here = Path(geo3d.__file__).resolve().parent
+    return next((q for q in (here / "lists" / name, here.parent / "data" / name) if q.exists()), here / "lists" / name)
+
+def imagenet_names():
+    "The 1000 ImageNet-1k classes in classifier order: `[(wnid, name)]`, from `data/imagenet1k.txt`."
+    lines = [l.split("#", 1)[0].strip() for l in shipped_file("imagenet1k.txt").read_text().splitlines()]
+    return [tuple(l.split(" ", 1)) for l in lines if l]
+
+_MEAN, _STD = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+
+@torch.no_grad()
+def imagenet_probs(images, classifier=None):
+    "ImageNet-1k probabilities `(N, 1000)` of images `(N, 3, H, W)` in [-1, 1] (resized to 224, ImageNet normalisation)."
+    import torch.nn.functional as F
+    net = classifier or imagenet_classifier()
+    x = F.interpolate((images.float().cpu() + 1) / 2, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
+    return net(((x - _MEAN) / _STD).to(next(net.parameters()).device)).softmax(-1).cpu()

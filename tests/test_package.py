@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # module of ORDER (only other side rooms).
 ORDER = ["rng", "camera", "triplane", "decoder", "renderer", "backbone", "generator", "discriminator", "loss", "imageset",
          "synthetic", "dataset_tool", "checkpoint", "geometry", "metrics", "config", "distributed", "step", "train", "generate",
-         "viewer", "eval", "demo"]
+         "viewer", "eval", "inversion", "invert", "demo"]
 SIDE_ROOMS = ["viz", "shapes", "export", "pretrained"]
 
 
@@ -126,6 +126,15 @@ def test_demo_runs_as_module_and_rejects_bad_arguments(tmp_path):
     assert r.returncode == 0 and "--resolution" in r.stdout
 
 
+def test_invert_runs_as_module_and_refuses_before_writing(tmp_path):
+    r = run([sys.executable, "-m", "geo3d.invert", "--help"], tmp_path)
+    assert r.returncode == 0 and "--stage1_steps" in r.stdout and "--camera_search" in r.stdout, r.stderr
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    r = run(["geo3d_invert", "a.jpg", "--checkpoint", "nowhere"], tmp_path)
+    assert r.returncode == 1 and "geo3d_invert: no checkpoint at nowhere" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
+
+
 def test_wheel_ships_the_class_list_and_licence(tmp_path):
     "A non-editable install (a wheel) carries data/imagenet100.txt as package data and the Apache-2.0 licence."
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
@@ -134,7 +143,7 @@ def test_wheel_ships_the_class_list_and_licence(tmp_path):
     import zipfile
     wheel = next((tmp_path / "whl").glob("geo3d-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "geo3d/lists/imagenet100.txt" in names and any(n.endswith("licenses/LICENSE") for n in names), names
+    assert {"geo3d/lists/imagenet100.txt", "geo3d/lists/imagenet1k.txt", "geo3d/lists/imagenet_groups.txt"} <= set(names) and any(n.endswith("licenses/LICENSE") for n in names), names
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "site"), str(wheel)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
