@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,7 +92,8 @@ def lab(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                              f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
                              "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "lab.log", "w"))
+                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "lab.log", "w"),
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         if proc.poll() is not None: break
@@ -100,9 +102,22 @@ def lab(tmp_path_factory):
         except Exception:
             time.sleep(0.5)
     else:
-        proc.kill(); pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
+        stop(proc); pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
     yield url, root
-    proc.terminate(); proc.wait(timeout=20)
+    stop(proc)
+
+
+def stop(proc):
+    "Stop JupyterLab and its kernels: SIGTERM to the whole group, SIGKILL if a busy machine keeps it past 60 s."
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait); return
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def run_all(page, url):
