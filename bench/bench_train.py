@@ -1,27 +1,37 @@
 """Training speed: seconds per step and images per second for single-view (K=1) and multi-view (K=3) discrimination,
-side by side in one run (rounds alternate between the two, so machine noise hits both).
+side by side in one run (rounds alternate between the variants, so machine noise hits all).
 
 A step is one generator phase and one discriminator phase at the global batch (plus the lazy regularisers at their
 intervals, averaged in by timing a whole number of intervals). "images/s" counts real images consumed (kimg pace);
-"views/s" counts rendered generated views. On CUDA also peak memory and sec/kimg.
+"views/s" counts generated views rendered for the generator phase. On CUDA also peak memory and sec/kimg.
+
+Variants: `K=1`; `K=3` (the discriminator's own phase judges one view per fake, the default); `K=3 all` (it judges
+all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another geo3d checkout (e.g.
+`git worktree add /tmp/before <commit>`), for before/after figures in the same run. Each variant runs in its own
+process.
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
+    python bench/bench_train.py --before /tmp/before              # ... and an earlier checkout
     python bench/bench_train.py --preset imagenet256 --batch 8    # the paper's model (GPU; bf16 autocast)
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
 import torch
 
 
-def make_trainer(preset, batch, views, device, data, seed=0):
+def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None):
     from geo3d.train import Trainer
     from geo3d.config import TrainConfig
     cfg = TrainConfig(preset=preset, batch=batch, views=views, switch_kimg=0.0 if views > 1 else -1.0, auto_switch=False,
                       kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed)
+    if d_all_views is not None: cfg.loss.d_all_views = d_all_views
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
     return Trainer(cfg, out, device=device, progress=False, data=data)
 
@@ -36,42 +46,70 @@ def timed_steps(tr, n):
     return (time.perf_counter() - t0) / n
 
 
+def child(a, views, all_views):
+    os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
+    from geo3d.synthetic import embedded_dataset
+    from geo3d.generator import preset
+    data = embedded_dataset(8, preset(a.preset).output_resolution, progress=False)   # speed does not depend on its size
+    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if all_views else None)
+    tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
+    if tr.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
+    s = timed_steps(tr, a.steps)
+    dev = torch.cuda.get_device_name() if tr.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    peak = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else None
+    print(json.dumps(dict(seconds=s, peak_gb=peak, device=dev)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tiny")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--views", type=int, default=3, help="K for the multi-view variant")
+    p.add_argument("--views", type=int, default=3, help="K for the multi-view variants")
     p.add_argument("--steps", type=int, default=16, help="timed steps per round (a multiple of the R1 interval 16 is fair)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--device", default="auto")
+    p.add_argument("--before", metavar="DIR", help="another geo3d checkout: time its K=1 and K=3 steps too")
+    p.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
-    os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
-    from geo3d.synthetic import embedded_dataset
-    from geo3d.imageset import ImageSet
-    from geo3d.generator import preset
-    res = preset(a.preset).output_resolution
-    data = embedded_dataset(8, res, progress=False)                 # small: speed does not depend on the set's size
-    variants = {f"K=1": make_trainer(a.preset, a.batch, 1, a.device, data), f"K={a.views}": make_trainer(a.preset, a.batch, a.views, a.device, data)}
-    for tr in variants.values():
-        tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
-    times = {k: [] for k in variants}
-    peak = {}
+    if a.child:
+        return child(a, int(a.child[0]), a.child[1] == "all")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    k = a.views
+    variants = {"K=1": (here, 1, "one"), f"K={k}": (here, k, "one"), f"K={k} all": (here, k, "all")}
+    if a.before:
+        if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
+            raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")
+        before = os.path.abspath(a.before)
+        variants.update({"before K=1": (before, 1, "one"), f"before K={k}": (before, k, "one")})
+    runs = {v: [] for v in variants}
     for _ in range(a.rounds):
-        for k, tr in variants.items():
-            if tr.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
-            times[k].append(timed_steps(tr, a.steps))
-            if tr.device.type == "cuda": peak[k] = torch.cuda.max_memory_allocated() / 2**30
-    tr0 = next(iter(variants.values()))
-    dev = torch.cuda.get_device_name() if tr0.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"preset {a.preset}, batch {a.batch}, {dev}, {a.steps} steps x {a.rounds} rounds (median)")
-    base = None
-    for k, ts in times.items():
-        s = statistics.median(ts)
-        v = int(k.split("=")[1])
-        mem = f", peak {peak[k]:.2f} GB" if k in peak else ""
-        rel = "" if base is None else f"  ({s / base:.2f}x the K=1 step)"
-        print(f"{k}: {s:.3f} s/step, {a.batch / s:.1f} images/s, {a.batch * v / s:.1f} views/s, {1000 / a.batch * s:.0f} s/kimg{mem}{rel}")
-        base = base or s
+        for name, (tree, views, d) in variants.items():
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", str(views), d, "--preset", a.preset,
+                   "--batch", str(a.batch), "--steps", str(a.steps), "--device", a.device]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
+            if out.returncode: raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"preset {a.preset}, batch {a.batch}, {runs['K=1'][0]['device']}, {a.steps} steps x {a.rounds} rounds (median)")
+    table = {}
+    for name, rs in runs.items():
+        s = statistics.median(r["seconds"] for r in rs)
+        views = variants[name][1]
+        peak = max((r["peak_gb"] for r in rs if r["peak_gb"] is not None), default=None)
+        table[name] = dict(seconds_per_step=s, images_per_s=a.batch / s, views_per_s=a.batch * views / s,
+                           seconds_per_kimg=1000 / a.batch * s, peak_gb=peak)
+        base = table["before K=1" if name.startswith("before") else "K=1"]["seconds_per_step"]
+        mem = f", peak {peak:.2f} GB" if peak is not None else ""
+        print(f"{name:12s} {s:7.3f} s/step, {a.batch / s:6.1f} images/s, {a.batch * views / s:6.1f} views/s, "
+              f"{1000 / a.batch * s:6.0f} s/kimg{mem}  ({s / base:.2f}x its K=1 step)")
+    if a.before:
+        for name in ("K=1", f"K={k}"):
+            print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(preset=a.preset, batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,
+                           results=table), f, indent=1)
 
 
 if __name__ == "__main__":

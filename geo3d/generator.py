@@ -14,8 +14,7 @@ import torch
 import torch.nn as nn
 from . import rng
 from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, CAMERA_RADIUS, CAMERA_FOV
-from .triplane import sample_triplane
-from .decoder import TriplaneDecoder, density_activation
+from .decoder import TriplaneDecoder, density_activation, triplane_field
 from .renderer import RenderOptions, render_rays
 from .backbone import Backbone, Mapping, SynthesisBlock, channels_at
 
@@ -181,10 +180,10 @@ class TriplaneGenerator(nn.Module):
 
     def field(self, planes):
         "The renderer's field of `planes`: points `(N, M, 3)` -> raw density `(N, M)`, features `(N, M, C)` (fp32)."
-        planes = planes.float()
+        field = triplane_field(planes.float(), self.decoder, self.cfg.box, self.cfg.aggregate)
         def f(points):
             with torch.autocast(points.device.type, enabled=False):
-                return self.decoder(sample_triplane(planes, points.float(), self.cfg.box, self.cfg.aggregate))
+                return field(points.float())
         return f
 
     def sample_points(self, planes, points):

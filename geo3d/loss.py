@@ -106,6 +106,8 @@ class LossConfig:
     density_reg_points: int = 1000  # points per object for the density regulariser
     blur_init_sigma: float = -1.0   # initial blur of D's inputs in output pixels; < 0: 10 px per 512 px of output (EG3D)
     blur_fade_kimg: float = 200.0   # the blur fades linearly to 0 over this many kimg (geo3d_train: at most a tenth of the run)
+    d_all_views: bool = False       # D's own phase: False judges one view per fake (as many fakes as reals; the generator
+                                    # phase still renders all K), True judges all K views (K times the fakes and the cost)
 
 class GANLoss:
     "The loss phases of one training step; `kimg` sets the blur, the schedule sets the number of views."
@@ -135,14 +137,15 @@ class GANLoss:
         d = dict(real=rng.randint(n_real, batch, generator=g), flip=rng.rand(batch, generator=g) < 0.5,
                  z=rng.randn(batch, zdim, generator=g), c=rng.multinomial(class_p, batch, generator=g),
                  cams=self.cameras(batch, g).cpu(), z_d=rng.randn(batch, zdim, generator=g),
-                 c_d=rng.multinomial(class_p, batch, generator=g), cams_d=self.cameras(batch, g).cpu())
+                 c_d=rng.multinomial(class_p, batch, generator=g),
+                 cams_d=self.cameras(batch, g, None if self.cfg.d_all_views else 1).cpu())
         if density:
             d["points"] = regularizer_points(batch, self.cfg.density_reg_points, self.cfg.density_reg_eps, self.G.cfg.box, g)
         return d
 
-    def cameras(self, n, generator=None):
-        "Cameras `(n, V, 4, 4)` for the current number of views: uniform on the sphere; V > 1: separated and perturbed."
-        v = self.schedule.views
+    def cameras(self, n, generator=None, views=None):
+        "Cameras `(n, V, 4, 4)` for `views` (default: the schedule's): uniform on the sphere; V > 1: separated and perturbed."
+        v = views or self.schedule.views
         return self.G.sample_cameras(n, k=None if v == 1 else v, generator=generator).view(n, v, 4, 4)
 
     def render(self, z, c, cams=None, generator=None):
