@@ -138,7 +138,7 @@ class GANLoss:
                  z=rng.randn(batch, zdim, generator=g), c=rng.multinomial(class_p, batch, generator=g),
                  cams=self.cameras(batch, g).cpu(), z_d=rng.randn(batch, zdim, generator=g),
                  c_d=rng.multinomial(class_p, batch, generator=g),
-                 cams_d=self.cameras(batch, g, None if self.cfg.d_all_views else 1).cpu())
+                 cams_d=self.d_cameras(batch, g).cpu())
         if density:
             d["points"] = regularizer_points(batch, self.cfg.density_reg_points, self.cfg.density_reg_eps, self.G.cfg.box, g)
         return d
@@ -174,7 +174,12 @@ class GANLoss:
         # lambda E |raw(p) - raw(p')| over nearby pairs, every density_reg_interval steps and scaled by it
         return reg * cfg.density_reg * cfg.density_reg_interval, dict(density_reg=reg.item())
 
+    def d_cameras(self, n, generator=None):
+        "The cameras of D's own phase: one view per fake unless `d_all_views`."
+        return self.cameras(n, generator, None if self.cfg.d_all_views else 1)
+
     def fake(self, z, c, cams=None, generator=None):
+        cams = self.d_cameras(len(z), generator) if cams is None else cams
         with torch.no_grad():
             out, image, raw, cv = self.render(z, c, cams, generator)
         logits = self.score(image, raw, cv)
