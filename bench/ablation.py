@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -101,14 +102,27 @@ def eval_command(run, samples, geometry_samples):
     return [sys.executable, "-c", "import sys, json; from geo3d.eval import main; main(**json.loads(sys.argv[1]))", json.dumps(args)]
 
 
+def _die_with_parent():
+    "In a child: receive SIGTERM when this script dies, however it dies (Linux; elsewhere Ctrl-C reaches the group)."
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)                        # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def run_jobs(jobs, parallel, threads):
     """Run jobs `[(name, [argv, ...], log)]`, `parallel` at a time, each job's commands one after the other (a run's
     training, then its scoring); each child gets `threads` threads. Ctrl-C stops them all."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    def stop(signum, frame): raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)                                    # a kill stops the children too
+    signal.signal(signal.SIGINT, stop)                                     # also when started with SIGINT ignored (`&`)
     pending, running, failed = [(n, list(cmds), log) for n, cmds, log in jobs], [], []
     def start(name, cmds, log):
         f = open(log, "a")
-        return [name, cmds, log, f, subprocess.Popen(cmds.pop(0), stdout=f, stderr=subprocess.STDOUT, env=env)]
+        return [name, cmds, log, f, subprocess.Popen(cmds.pop(0), stdout=f, stderr=subprocess.STDOUT, env=env,
+                                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)]
     try:
         while pending or running:
             while pending and len(running) < parallel:
@@ -191,7 +205,7 @@ def main(argv=None):
     report = dict(provenance=dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
                                   kimg_per_run=a.kimg, generator=dict(preset="tiny", **generator),
                                   eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0),
-                                  command="python bench/ablation.py " + " ".join(argv if argv is not None else sys.argv[1:])),
+                                  command="python bench/ablation.py " + " ".join(x for x in (argv if argv is not None else sys.argv[1:]) if x != "--dry_run")),
                   runs=rows, table=summarise(rows))
     for path in [out / "ablation.json"] + ([Path(a.results)] if a.results else []):
         tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(report, indent=1) + "\n"); tmp.replace(path)
