@@ -120,22 +120,33 @@ def run_jobs(jobs, parallel, threads):
     signal.signal(signal.SIGINT, stop)                                     # also when started with SIGINT ignored (`&`)
     pending, running, failed = [(n, list(cmds), log) for n, cmds, log in jobs], [], []
     def start(name, cmds, log):
+        while cmds and callable(cmds[0]):                                 # a check between commands: None or why not
+            why = cmds.pop(0)()
+            if why: raise RuntimeError(why)
+        if not cmds: return None
         f = open(log, "a")
         return [name, cmds, log, f, subprocess.Popen(cmds.pop(0), stdout=f, stderr=subprocess.STDOUT, env=env,
                                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)]
+    def next_step(name, cmds, log):
+        try:
+            item = start(name, cmds, log)
+            if item: running.append(item)
+            else: print(f"ablation: {name} done", flush=True)
+        except RuntimeError as e:
+            failed.append(name); print(f"ablation: {name}: {e}", flush=True)
     try:
         while pending or running:
             while pending and len(running) < parallel:
                 name, cmds, log = pending.pop(0)
                 print(f"ablation: start {name}", flush=True)
-                running.append(start(name, cmds, log))
+                next_step(name, cmds, log)
             time.sleep(2)
             for item in list(running):
                 name, cmds, log, f, p = item
                 if p.poll() is None: continue
                 running.remove(item); f.close()
                 if p.returncode: failed.append(name); print(f"ablation: {name} failed (exit {p.returncode}); see {log}", flush=True)
-                elif cmds: running.append(start(name, cmds, log))
+                elif cmds: next_step(name, cmds, log)
                 else: print(f"ablation: {name} done", flush=True)
     except KeyboardInterrupt:
         for *_, p in running: p.terminate()
@@ -188,7 +199,10 @@ def main(argv=None):
         state = "scored" if scored(run, a.kimg) else "trained" if done_training else \
             f"at {kimg:.2f} kimg" if has_checkpoint(run) else "new"
         print(f"ablation: {n:40s} {state}")
-        cmds = ([] if done_training else [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.kimg / 4)]) \
+        def reached(run=run):                                               # a training stopped by a signal exits 0
+            got = trained_kimg(run)[0]
+            return None if got >= a.kimg - 1e-6 else f"training stopped at {got:.2f} of {a.kimg} kimg; run again to resume"
+        cmds = ([] if done_training else [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.kimg / 4), reached]) \
             + ([] if state == "scored" else [eval_command(run, a.samples, a.geometry_samples)])
         if cmds: jobs.append((n, cmds, out / "runs" / f"{n}.log"))
     failed = [] if a.dry_run else run_jobs(jobs, a.jobs, max(1, (os.cpu_count() or 1) // a.jobs))
