@@ -15,13 +15,12 @@ from fastcore.script import call_parse, Param
 from .checkpoint import load_generator, read_checkpoint, candidates
 from .imageset import ImageSet
 from .synthetic import embedded_dataset
-from .config import TrainConfig
 from .metrics import evaluate
 from .pretrained import Inception
 
 # %% ../nbs/21_eval.ipynb #3f9847ba
-def _train_config(path):
-    "The training config stored in a checkpoint (file or run folder)."
+def _train_config(path, key="train_config"):
+    "The training config (or, with `key`, another config) stored in a checkpoint (file or run folder)."
     p = Path(path)
     if p.is_dir():
         pairs = candidates(p)
@@ -29,14 +28,14 @@ def _train_config(path):
         p = pairs[0][0]
     _, meta = read_checkpoint(p)
     if "generator_config" not in meta: raise ValueError(f"{path} is not a geo3d training checkpoint (no generator_config)")
-    return json.loads(meta.get("train_config", "{}"))
+    return json.loads(meta.get(key, "{}"))
 
 def eval_data(checkpoint, data=None):
     "The real set to compare with: `data` (an image-set folder), else the set the checkpoint was trained on."
     if data: return ImageSet.load(data)
     cfg = _train_config(checkpoint)
     if cfg.get("data", "synthetic") != "synthetic": return ImageSet.load(cfg["data"])
-    res = TrainConfig.from_dict(cfg).generator_config().output_resolution        # the preset with the run's overrides
+    res = _train_config(checkpoint, "generator_config")["output_resolution"]      # the preset with the run's overrides
     return embedded_dataset(cfg.get("synthetic_per_class", 300), res, progress=False)
 
 def evaluate_checkpoints(checkpoints, data=None, samples=2000, geometry_samples=200, psi=1.0, seed=0, batch=32,

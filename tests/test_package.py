@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # module of ORDER (only other side rooms).
 ORDER = ["rng", "camera", "triplane", "decoder", "renderer", "backbone", "generator", "discriminator", "loss", "imageset",
          "synthetic", "dataset_tool", "checkpoint", "geometry", "metrics", "config", "distributed", "step", "train", "generate",
-         "viewer", "eval", "inversion", "invert", "demo"]
+         "viewer", "eval", "inversion", "invert", "ablation", "demo"]
 SIDE_ROOMS = ["viz", "shapes", "export", "pretrained"]
 
 
