@@ -10,9 +10,6 @@ Only runs on the embedded synthetic set have geometry accuracy (its classifier k
 """
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +29,6 @@ def main(argv=None):
     ap.add_argument("--objects", type=int, default=100, help="generated objects per checkpoint")
     ap.add_argument("--json", default="", help="write the results here")
     a = ap.parse_args(argv)
-    import torch
     from geo3d.checkpoint import candidates, checkpoint_step, load_generator, read_checkpoint
     from geo3d.geometry import geometry_metrics, train_depth_classifier, control_table, geometry_thresholds, passes
     from geo3d.synthetic import CLASS_NAMES
@@ -60,11 +56,11 @@ def main(argv=None):
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
     if a.json:
-        try: commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        except Exception: commit = "unknown"
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ablation import git_commit, machine                      # the provenance helpers of the ablation runner
         cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
-        report = dict(provenance=dict(run=str(run), commit=commit, date=time.strftime("%Y-%m-%d %H:%M"), objects=a.objects,
-                                      machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__),
+        report = dict(provenance=dict(run=str(run), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"), objects=a.objects,
+                                      machine=machine(),
                                       train=cfg.get("train"), generator=cfg.get("generator")),
                       thresholds={k: dict(threshold=round(t, 4), higher_is_better=up) for k, (t, up) in bars.items()},
                       classifier_held_out_accuracy=held_out, checkpoints=rows)
