@@ -1,7 +1,8 @@
 """The paper's ablation (Table 2) at toy scale: the four configurations x data sets x seeds, each trained for the same
 budget (kimg), then scored with FID, KID and the geometry scores. Resumable: run the same command again after an
 interruption and it picks up where it stopped (finished runs are kept, a run killed mid-way resumes from its last
-checkpoint, a finished run's missing scores are computed).
+checkpoint, a finished run's missing scores are computed, and a run scored before the geometry scores changed what
+they look at (geo3d.geometry.SCORING) gets its geometry scores recomputed, FID/KID kept).
 
 Rows (geo3d.config.ABLATION, the paper's Table 2 from top to bottom):
   ablation-eg3d       EG3D's layout (mean-aggregated triplane, 2-layer decoder, StyleGAN2 backbone), no camera
@@ -13,6 +14,7 @@ Rows (geo3d.config.ABLATION, the paper's Table 2 from top to bottom):
     python bench/ablation.py --dry_run                          # the plan and what is done
     python bench/ablation.py --out runs/ablation --jobs 2       # run (or resume) everything, two runs side by side
     python bench/ablation.py --data synthetic --seeds 0         # a part of it
+    python bench/ablation.py --score_only                       # score what has trained, start no training
 
 Writes OUT/runs/<data>-<config>-s<seed>/ (a geo3d_train run folder, its eval.json) and OUT/ablation.json (every
 run's scores with provenance: machine, commit, kimg, training minutes, seed). `--results F` copies it elsewhere too.
@@ -162,6 +164,40 @@ def scored(run, kimg):
             and ev.stat().st_mtime >= (run / "checkpoint.safetensors").stat().st_mtime)
 
 
+def geometry_current(run):
+    "Whether a scored run's geometry scores looked at what geo3d.geometry looks at now (its SCORING: wall shell, level)."
+    from geo3d.geometry import SCORING
+    try: return json.loads((run / "eval.json").read_text()).get("geometry") == SCORING
+    except (OSError, json.JSONDecodeError): return False
+
+
+def rescore_geometry(run, geometry_samples):
+    "Recompute only the geometry scores of a scored run (as geo3d_eval does) into its eval.json; FID/KID are kept."
+    from geo3d.checkpoint import load_generator
+    from geo3d.eval import eval_data
+    from geo3d.geometry import geometry_metrics, SCORING
+    run = Path(run); path = run / "eval.json"
+    ev = json.loads(path.read_text())
+    G, data = load_generator(run), eval_data(run)
+    class_p = data.class_counts() / len(data) if data.n_classes == G.cfg.n_classes else None
+    t0 = time.time()
+    scores = geometry_metrics(G, geometry_samples, 16, ev.get("seed", 0), ev.get("psi", 1.0), class_p)
+    for r in ev["results"].values(): r.update(scores, seconds_geometry=round(time.time() - t0, 1))
+    ev["geometry"] = SCORING
+    tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(ev, indent=1)); tmp.replace(path)
+    print(f"ablation: geometry of {run.name} rescored: {scores}")
+
+
+def geometry_scoring():
+    from geo3d.geometry import SCORING
+    return SCORING
+
+
+def rescore_command(run, geometry_samples):
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from ablation import rescore_geometry; rescore_geometry(sys.argv[2], int(sys.argv[3]))"
+    return [sys.executable, "-c", code, str(Path(__file__).resolve().parent), str(run), str(geometry_samples)]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/ablation", help="folder of the runs and of ablation.json")
@@ -176,6 +212,7 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1, help="runs side by side (the CPU's threads are shared out)")
     ap.add_argument("--results", default="", help="also write the results JSON here (e.g. bench/results/ablation_cpu.json)")
     ap.add_argument("--dry_run", action="store_true", help="print the plan and what is done, run nothing")
+    ap.add_argument("--score_only", action="store_true", help="only score (or rescore) runs that finished training; train nothing")
     a = ap.parse_args(argv)
     configs, datasets = a.configs.split(","), a.data.split(",")
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -196,21 +233,22 @@ def main(argv=None):
         run, n = out / "runs" / name(d, c, s), name(d, c, s)
         kimg, _ = trained_kimg(run)
         done_training = has_checkpoint(run) and kimg >= a.kimg - 1e-6
-        state = "scored" if scored(run, a.kimg) else "trained" if done_training else \
-            f"at {kimg:.2f} kimg" if has_checkpoint(run) else "new"
+        state = ("scored" if geometry_current(run) else "scored (old geometry scoring)") if scored(run, a.kimg) else \
+            "trained" if done_training else f"at {kimg:.2f} kimg" if has_checkpoint(run) else "new"
         print(f"ablation: {n:40s} {state}")
         def reached(run=run):                                               # a training stopped by a signal exits 0
             got = trained_kimg(run)[0]
             return None if got >= a.kimg - 1e-6 else f"training stopped at {got:.2f} of {a.kimg} kimg; run again to resume"
         cmds = ([] if done_training else [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.kimg / 4), reached]) \
-            + ([] if state == "scored" else [eval_command(run, a.samples, a.geometry_samples)])
-        if cmds: jobs.append((n, cmds, out / "runs" / f"{n}.log"))
+            + ([] if state == "scored" else [rescore_command(run, a.geometry_samples)] if state.startswith("scored") else
+               [eval_command(run, a.samples, a.geometry_samples)])
+        if cmds and not (a.score_only and not done_training): jobs.append((n, cmds, out / "runs" / f"{n}.log"))
     failed = [] if a.dry_run else run_jobs(jobs, a.jobs, max(1, (os.cpu_count() or 1) // a.jobs))
 
     rows = []
     for d, c, s in plan:
         run = out / "runs" / name(d, c, s)
-        if not scored(run, a.kimg): continue
+        if not (scored(run, a.kimg) and geometry_current(run)): continue
         ev = json.loads((run / "eval.json").read_text())
         scores = next(iter(ev["results"].values()))
         kimg, seconds = trained_kimg(run)
@@ -218,7 +256,8 @@ def main(argv=None):
                          **{k: scores.get(k) for k in SCORES}, eval_samples=ev.get("samples")))
     report = dict(provenance=dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
                                   kimg_per_run=a.kimg, generator=dict(preset="tiny", **generator),
-                                  eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0),
+                                  eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0,
+                                            geometry=geometry_scoring()),
                                   command="python bench/ablation.py " + " ".join(x for x in (argv if argv is not None else sys.argv[1:]) if x != "--dry_run")),
                   runs=rows, table=summarise(rows))
     for path in [out / "ablation.json"] + ([Path(a.results)] if a.results else []):

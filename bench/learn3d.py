@@ -5,6 +5,7 @@ training minutes of each checkpoint.
     geo3d_train --out runs/tiny --minutes 30 --keep_checkpoints 10 --snapshot_kimg 4    # (the README's command, longer)
     python bench/learn3d.py runs/tiny                                                  # scores of each kept checkpoint
     python bench/learn3d.py runs/tiny --json bench/results/learn3d_cpu.json            # ... written with provenance
+    python bench/learn3d.py runs/tiny --picture objects.png                            # ... and what the scores see
 
 Only runs on the embedded synthetic set have geometry accuracy (its classifier knows the synthetic classes).
 """
@@ -23,11 +24,51 @@ def checkpoint_minutes(run):
     return {r["step"]: r["minutes"] for r in training_progress(run)}
 
 
+def object_picture(G, clf, path, seed=3):
+    """One object of each class as the geometry scores see it, saved to `path`. Rows: the render (whole field); the
+    object's opacity (the box's interior at density >= the mesh level); its depth; the depth relief the classifier reads,
+    titled with its answer; a true object's relief from the same camera."""
+    import torch
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from geo3d import rng
+    from geo3d.camera import sample_cameras, fov_to_intrinsics
+    from geo3d.geometry import interior_field, depth_views, truth_field, GEOMETRY_OPTS
+    from geo3d.renderer import render, RenderOptions
+    from geo3d.synthetic import CLASS_NAMES
+    n, g = len(CLASS_NAMES), torch.Generator().manual_seed(seed)
+    c, z = torch.arange(n), rng.randn(n, G.cfg.z_dim, generator=g)
+    opts = RenderOptions(GEOMETRY_OPTS.n_coarse, GEOMETRY_OPTS.n_fine, 1.0, False)
+    with torch.no_grad():
+        field = G.field(G.synthesize_planes(G.map(z.to(G.device), c.to(G.device))))
+        cams = sample_cameras(n, G.cfg.radius, G.cfg.fov, g)[0]
+        K = fov_to_intrinsics(G.cfg.fov)
+        whole, obj = render(field, cams, K, 32, opts), render(interior_field(field), cams, K, 32, opts)
+        relief = depth_views(interior_field(field), n, cams, G.cfg.fov, radius=G.cfg.radius)
+        answer = clf(relief).argmax(1)
+        true = torch.cat([depth_views(truth_field(k, 1, torch.Generator().manual_seed(5)), 1, cams[k:k + 1], G.cfg.fov,
+                                      radius=G.cfg.radius) for k in range(n)])
+    fig, ax = plt.subplots(5, n, figsize=(1.25 * n, 6.6))
+    for k in range(n):
+        ax[0, k].imshow((whole["rgb"][k].permute(1, 2, 0) * 0.5 + 0.5).clamp(0, 1)); ax[0, k].set_title(CLASS_NAMES[k], fontsize=7)
+        ax[1, k].imshow(obj["opacity"][k, 0], vmin=0, vmax=1)
+        ax[2, k].imshow(obj["depth"][k, 0])
+        ax[3, k].imshow(relief[k, 0], vmin=-1, vmax=1, cmap="RdBu")
+        ax[3, k].set_title(f"-> {CLASS_NAMES[answer[k]]}", fontsize=7, color="green" if answer[k] == k else "red")
+        ax[4, k].imshow(true[k, 0], vmin=-1, vmax=1, cmap="RdBu")
+    for a, label in zip(ax[:, 0], ["render", "object opacity", "object depth", "relief: answer", "true relief"]):
+        a.set_ylabel(label, fontsize=7)
+    for a in ax.flat: a.set_xticks([]); a.set_yticks([])
+    fig.tight_layout(); fig.savefig(path, dpi=70); plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", help="a geo3d_train run folder (its kept checkpoints are scored)")
     ap.add_argument("--objects", type=int, default=100, help="generated objects per checkpoint")
     ap.add_argument("--json", default="", help="write the results here")
+    ap.add_argument("--picture", default="", help="save what the scores see of the last checkpoint here (PNG)")
     a = ap.parse_args(argv)
     from geo3d.checkpoint import candidates, checkpoint_step, load_generator, read_checkpoint
     from geo3d.geometry import geometry_metrics, train_depth_classifier, control_table, geometry_thresholds, passes
@@ -55,11 +96,17 @@ def main(argv=None):
             f"{k} {v:.3f}{'' if row['passes'].get(k, True) else ' (fails)'}" for k, v in s.items()), flush=True)
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
+    if a.picture:
+        G = load_generator(sorted(pairs, key=lambda p: checkpoint_step(p[0]) or -1)[-1][0])
+        object_picture(G, clf, a.picture)
+        print(f"learn3d: wrote {a.picture}")
     if a.json:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from ablation import git_commit, machine                      # the provenance helpers of the ablation runner
         cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
+        from geo3d.geometry import SCORING
         report = dict(provenance=dict(run=str(run), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"), objects=a.objects,
+                                      geometry=SCORING,
                                       machine=machine(),
                                       train=cfg.get("train"), generator=cfg.get("generator")),
                       thresholds={k: dict(threshold=round(t, 4), higher_is_better=up) for k, (t, up) in bars.items()},

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE2', 'LABELS', 'TOY', 'SCORES', 'SCORE_LABELS', 'summarise', 'format_table', 'plot_ablation',
-           'plot_geometry_curve']
+           'plot_geometry_curve', 'plot_switch']
 
 # %% ../nbs/24_ablation.ipynb #ca1a0c07
 import json
@@ -85,6 +85,25 @@ def plot_geometry_curve(report, path=None):
         for r in rows: ax.annotate(f"{r['kimg']:.0f}k", (r["train_minutes"], r[k]), fontsize=6, textcoords="offset points", xytext=(2, 3))
         ax.set_title(SCORE_LABELS[k], fontsize=8); ax.set_xlabel("training minutes", fontsize=8); ax.tick_params(labelsize=7)
     axs.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=90); plt.close(fig)
+    return fig
+
+# %% ../nbs/24_ablation.ipynb #437d2055
+def plot_switch(report, path=None):
+    "Colour diversity and class spread of both runs' checkpoints (bench/switch.py's results) against kimg, the real set's as lines."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 2, figsize=(7.5, 2.7))
+    for ax, key, title in zip(axs, ("colour_diversity", "class_spread"), ("colour diversity (what the switch watches)",
+                                                                          "class spread (classes' colours apart)")):
+        for i, (arm, run) in enumerate(report["runs"].items()):
+            pts = run["checkpoints"]
+            ax.plot([r["kimg"] for r in pts], [r[key] for r in pts], "o-", ms=3, color=f"C{i}", label=arm)
+            if run.get("switched_at_kimg") is not None:
+                ax.axvline(run["switched_at_kimg"], color=f"C{i}", ls=":", lw=1)
+        ax.axhline(report["real"][key], color="k", ls="--", lw=1, label="real images")
+        ax.set_title(title, fontsize=8); ax.set_xlabel("kimg", fontsize=8); ax.tick_params(labelsize=7)
+    axs[0].legend(fontsize=7)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=90); plt.close(fig)
     return fig

@@ -17,6 +17,7 @@ from .imageset import ImageSet
 from .synthetic import embedded_dataset
 from .metrics import evaluate
 from .pretrained import Inception
+from .geometry import SCORING
 
 # %% ../nbs/21_eval.ipynb #3f9847ba
 def _train_config(path, key="train_config"):
@@ -105,6 +106,7 @@ def main(checkpoint: Param("run folders or checkpoint files to evaluate, side by
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"geo3d_eval: {e}")
     print(table(res))
-    report = dict(geo3d_eval=1, data=data or "(the first run's training set)", samples=samples, psi=psi, seed=seed, results=res)
+    report = dict(geo3d_eval=1, data=data or "(the first run's training set)", samples=samples, psi=psi, seed=seed,
+                  geometry=SCORING, results=res)           # SCORING: what the object scores looked at (wall shell, level)
     tmp = o.with_name(o.name + ".tmp"); tmp.write_text(json.dumps(report, indent=1)); tmp.replace(o)
     print(f"geo3d_eval: wrote {o}")

@@ -103,7 +103,7 @@ def discriminator_phase(self: TrainStep, r, render_gen):
     with self._autocast():
         loss_f, s = self.loss.fake(r["z_d"].to(self.device), r["c_d"].to(self.device), r["cams_d"], render_gen)
         loss_r, sr = self.loss.real(real, c_real, r1=self.step % self.cfg.loss.r1_interval == 0)
-    s.update(sr)
+    s.update(sr, real_mean_colours=real.detach().float().mean((-2, -1)))   # the real batch's colours, for the indicator
     self.opt_d.zero_grad(set_to_none=True)
     (loss_f + loss_r).backward()
     self._apply(self.D, self.opt_d, "D")
@@ -134,11 +134,15 @@ def train_step(self: TrainStep):
     stats = self.generator_phase(r, render_gen)
     mean_colours = stats.pop("mean_colours")
     stats.update(self.discriminator_phase(r, render_gen))
+    real_colours = stats.pop("real_mean_colours")
     update_ema(self.G_ema, self.G, self.ema_beta())
     self.step += 1; self.nimg += self.cfg.batch
-    if self.world > 1: mean_colours = all_gather_cat(mean_colours, self.world)
+    if self.world > 1: mean_colours, real_colours = all_gather_cat(mean_colours, self.world), all_gather_cat(real_colours, self.world)
     stats["colour_diversity"] = colour_diversity(mean_colours)
+    stats["real_colour_diversity"] = colour_diversity(real_colours)        # the same measure on the real batch: the reference
     if self.schedule.update(self.nimg / 1000, stats["colour_diversity"]):
         self._event(f"switched to {self.schedule.k}-view discrimination at {self.nimg / 1000:.3f} kimg "
                     f"(step {self.step}): {self.schedule.reason}")
+    stats["colour_diversity_smoothed"] = self.schedule.ema                 # what the switch compares ...
+    stats["colour_diversity_peak"] = self.schedule.reference or 0.0        # ... with collapse_fraction x this
     return stats
