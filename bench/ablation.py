@@ -113,7 +113,7 @@ def _die_with_parent():
         pass
 
 
-def run_jobs(jobs, parallel, threads):
+def run_jobs(jobs, parallel, threads, label="ablation"):
     """Run jobs `[(name, [argv, ...], log)]`, `parallel` at a time, each job's commands one after the other (a run's
     training, then its scoring); each child gets `threads` threads. Ctrl-C stops them all."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -133,27 +133,27 @@ def run_jobs(jobs, parallel, threads):
         try:
             item = start(name, cmds, log)
             if item: running.append(item)
-            else: print(f"ablation: {name} done", flush=True)
+            else: print(f"{label}: {name} done", flush=True)
         except RuntimeError as e:
-            failed.append(name); print(f"ablation: {name}: {e}", flush=True)
+            failed.append(name); print(f"{label}: {name}: {e}", flush=True)
     try:
         while pending or running:
             while pending and len(running) < parallel:
                 name, cmds, log = pending.pop(0)
-                print(f"ablation: start {name}", flush=True)
+                print(f"{label}: start {name}", flush=True)
                 next_step(name, cmds, log)
             time.sleep(2)
             for item in list(running):
                 name, cmds, log, f, p = item
                 if p.poll() is None: continue
                 running.remove(item); f.close()
-                if p.returncode: failed.append(name); print(f"ablation: {name} failed (exit {p.returncode}); see {log}", flush=True)
+                if p.returncode: failed.append(name); print(f"{label}: {name} failed (exit {p.returncode}); see {log}", flush=True)
                 elif cmds: next_step(name, cmds, log)
-                else: print(f"ablation: {name} done", flush=True)
+                else: print(f"{label}: {name} done", flush=True)
     except KeyboardInterrupt:
         for *_, p in running: p.terminate()
         for *_, f, p in running: p.wait(); f.close()
-        sys.exit("ablation: interrupted; run the same command again to resume")
+        sys.exit(f"{label}: interrupted; run the same command again to resume")
     return failed
 
 

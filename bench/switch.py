@@ -129,10 +129,11 @@ def main(argv=None):
         done = has_checkpoint(run) and kimg >= a.kimg - 1e-6
         print(f"switch: {arm:12s} {'scored' if scored(run, a.kimg) else 'trained' if done else f'at {kimg:.2f} kimg'}")
         train = train_command(run, a.recipe, data, a.seed, a.kimg, generator, a.snapshot_kimg)
-        if not has_checkpoint(run): train += flags + ["--keep_checkpoints", str(keep)]
+        if not has_checkpoint(run): train += flags
+        train += ["--keep_checkpoints", str(keep)]                      # every checkpoint is a point of the curve
         cmds = ([] if done else [train]) + ([] if scored(run, a.kimg) else [eval_command(run, a.samples, 0)])
         if cmds and not a.dry_run: jobs.append((arm, cmds, out / "runs" / f"{arm}.log"))
-    failed = run_jobs(jobs, a.jobs, max(1, (os.cpu_count() or 1) // a.jobs)) if jobs else []
+    failed = run_jobs(jobs, a.jobs, max(1, (os.cpu_count() or 1) // a.jobs), "switch") if jobs else []
 
     from geo3d.imageset import ImageSet
     from geo3d.synthetic import embedded_dataset
