@@ -34,6 +34,7 @@ from pathlib import Path
 
 from geo3d.ablation import SCORES, TOY, summarise, format_table
 from geo3d.config import ABLATION
+from geo3d.geometry import SCORING
 
 ROOT = Path(__file__).resolve().parent.parent
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10_test_jpeg.tar.gz"
@@ -166,7 +167,6 @@ def scored(run, kimg):
 
 def geometry_current(run):
     "Whether a scored run's geometry scores looked at what geo3d.geometry looks at now (its SCORING: wall shell, level)."
-    from geo3d.geometry import SCORING
     try: return json.loads((run / "eval.json").read_text()).get("geometry") == SCORING
     except (OSError, json.JSONDecodeError): return False
 
@@ -175,7 +175,7 @@ def rescore_geometry(run, geometry_samples):
     "Recompute only the geometry scores of a scored run (as geo3d_eval does) into its eval.json; FID/KID are kept."
     from geo3d.checkpoint import load_generator
     from geo3d.eval import eval_data
-    from geo3d.geometry import geometry_metrics, SCORING
+    from geo3d.geometry import geometry_metrics
     run = Path(run); path = run / "eval.json"
     ev = json.loads(path.read_text())
     G, data = load_generator(run), eval_data(run)
@@ -186,11 +186,6 @@ def rescore_geometry(run, geometry_samples):
     ev["geometry"] = SCORING
     tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(ev, indent=1)); tmp.replace(path)
     print(f"ablation: geometry of {run.name} rescored: {scores}")
-
-
-def geometry_scoring():
-    from geo3d.geometry import SCORING
-    return SCORING
 
 
 def rescore_command(run, geometry_samples):
@@ -257,7 +252,7 @@ def main(argv=None):
     report = dict(provenance=dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
                                   kimg_per_run=a.kimg, generator=dict(preset="tiny", **generator),
                                   eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0,
-                                            geometry=geometry_scoring()),
+                                            geometry=SCORING),
                                   command="python bench/ablation.py " + " ".join(x for x in (argv if argv is not None else sys.argv[1:]) if x != "--dry_run")),
                   runs=rows, table=summarise(rows))
     for path in [out / "ablation.json"] + ([Path(a.results)] if a.results else []):

@@ -34,7 +34,7 @@ def object_picture(G, clf, path, seed=3):
     import matplotlib.pyplot as plt
     from geo3d import rng
     from geo3d.camera import sample_cameras, fov_to_intrinsics
-    from geo3d.geometry import interior_field, depth_views, truth_field, GEOMETRY_OPTS
+    from geo3d.geometry import interior_field, depth_input, depth_views, truth_field, GEOMETRY_OPTS
     from geo3d.renderer import render, RenderOptions
     from geo3d.synthetic import CLASS_NAMES
     n, g = len(CLASS_NAMES), torch.Generator().manual_seed(seed)
@@ -45,7 +45,7 @@ def object_picture(G, clf, path, seed=3):
         cams = sample_cameras(n, G.cfg.radius, G.cfg.fov, g)[0]
         K = fov_to_intrinsics(G.cfg.fov)
         whole, obj = render(field, cams, K, 32, opts), render(interior_field(field), cams, K, 32, opts)
-        relief = depth_views(interior_field(field), n, cams, G.cfg.fov, radius=G.cfg.radius)
+        relief = depth_input(obj["depth"].float(), obj["opacity"].float())          # what depth_views gives, from this render
         answer = clf(relief).argmax(1)
         true = torch.cat([depth_views(truth_field(k, 1, torch.Generator().manual_seed(5)), 1, cams[k:k + 1], G.cfg.fov,
                                       radius=G.cfg.radius) for k in range(n)])
