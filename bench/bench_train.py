@@ -8,15 +8,18 @@ intervals, averaged in by timing a whole number of intervals). "images/s" counts
 Variants: `K=1`; `K=3` (the discriminator's own phase judges one view per fake, the default); `K=3 all` (it judges
 all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another geo3d checkout (e.g.
 `git worktree add /tmp/before <commit>`), for before/after figures in the same run. Each variant runs in its own
-process.
+process. On a CPU also each process's peak resident memory; `--malloc_defaults` adds K=1 and K=3 of this checkout
+with glibc's malloc defaults (the training step keeps freed memory: `geo3d.distributed.keep_cpu_memory`).
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
     python bench/bench_train.py --before /tmp/before              # ... and an earlier checkout
     python bench/bench_train.py --preset imagenet256 --batch 8    # the paper's model (GPU; bf16 autocast)
+    python bench/bench_train.py --toy                              # the ablation's toy scale (geo3d.ablation.TOY)
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,11 +29,11 @@ import time
 import torch
 
 
-def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None):
+def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None):
     from geo3d.train import Trainer
     from geo3d.config import TrainConfig
     cfg = TrainConfig(preset=preset, batch=batch, views=views, switch_kimg=0.0 if views > 1 else -1.0, auto_switch=False,
-                      kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed)
+                      kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed, generator=dict(generator or {}))
     if d_all_views is not None: cfg.loss.d_all_views = d_all_views
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
     return Trainer(cfg, out, device=device, progress=False, data=data)
@@ -46,17 +49,20 @@ def timed_steps(tr, n):
     return (time.perf_counter() - t0) / n
 
 
-def child(a, views, all_views):
+def child(a, views, all_views, malloc_defaults=False):
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
     from geo3d.synthetic import embedded_dataset
     from geo3d.generator import preset
-    data = embedded_dataset(8, preset(a.preset).output_resolution, progress=False)   # speed does not depend on its size
-    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if all_views else None)
+    overrides = json.loads(a.generator)
+    data = embedded_dataset(8, preset(a.preset, **overrides).output_resolution, progress=False)   # speed does not depend on its size
+    if malloc_defaults: os.environ["GEO3D_KEEP_CPU_MEMORY"] = "0"      # the training step leaves malloc alone
+    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if all_views else None, generator=overrides)
     tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
     if tr.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
     s = timed_steps(tr, a.steps)
     dev = torch.cuda.get_device_name() if tr.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    peak = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else None
+    peak = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20          # Linux: KiB
     print(json.dumps(dict(seconds=s, peak_gb=peak, device=dev)))
 
 
@@ -64,19 +70,27 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tiny")
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--generator", default="{}", metavar="JSON", help="generator fields that differ from the preset")
+    p.add_argument("--toy", action="store_true", help="the ablation's toy scale: --generator set to geo3d.ablation.TOY")
     p.add_argument("--views", type=int, default=3, help="K for the multi-view variants")
     p.add_argument("--steps", type=int, default=16, help="timed steps per round (a multiple of the R1 interval 16 is fair)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("--before", metavar="DIR", help="another geo3d checkout: time its K=1 and K=3 steps too")
+    p.add_argument("--malloc_defaults", action="store_true", help="also time K=1 and K=3 with glibc's malloc defaults")
     p.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        return child(a, int(a.child[0]), a.child[1] == "all")
+        return child(a, int(a.child[0]), a.child[1] == "all", a.child[1] == "malloc")
+    if a.toy:
+        from geo3d.ablation import TOY
+        a.generator = json.dumps(TOY)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     k = a.views
     variants = {"K=1": (here, 1, "one"), f"K={k}": (here, k, "one"), f"K={k} all": (here, k, "all")}
+    if a.malloc_defaults:
+        variants.update({"K=1 glibc malloc": (here, 1, "malloc"), f"K={k} glibc malloc": (here, k, "malloc")})
     if a.before:
         if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
             raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")
@@ -87,11 +101,12 @@ def main():
         for name, (tree, views, d) in variants.items():
             env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
             cmd = [sys.executable, os.path.abspath(__file__), "--child", str(views), d, "--preset", a.preset,
-                   "--batch", str(a.batch), "--steps", str(a.steps), "--device", a.device]
+                   "--batch", str(a.batch), "--generator", a.generator, "--steps", str(a.steps), "--device", a.device]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
             if out.returncode: raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"preset {a.preset}, batch {a.batch}, {runs['K=1'][0]['device']}, {a.steps} steps x {a.rounds} rounds (median)")
+    scale = "" if a.generator == "{}" else f" with {a.generator}"
+    print(f"preset {a.preset}{scale}, batch {a.batch}, {runs['K=1'][0]['device']}, {a.steps} steps x {a.rounds} rounds (median)")
     table = {}
     for name, rs in runs.items():
         s = statistics.median(r["seconds"] for r in rs)
@@ -99,8 +114,8 @@ def main():
         peak = max((r["peak_gb"] for r in rs if r["peak_gb"] is not None), default=None)
         table[name] = dict(seconds_per_step=s, images_per_s=a.batch / s, views_per_s=a.batch * views / s,
                            seconds_per_kimg=1000 / a.batch * s, peak_gb=peak)
-        base = table["before K=1" if name.startswith("before") else "K=1"]["seconds_per_step"]
-        mem = f", peak {peak:.2f} GB" if peak is not None else ""
+        base = table["before K=1" if name.startswith("before") else "K=1 glibc malloc" if "malloc" in name else "K=1"]["seconds_per_step"]
+        mem = f", peak {peak:.2f} GB" + (" RSS" if "CPU" in rs[0]["device"] else "") if peak is not None else ""
         print(f"{name:12s} {s:7.3f} s/step, {a.batch / s:6.1f} images/s, {a.batch * views / s:6.1f} views/s, "
               f"{1000 / a.batch * s:6.0f} s/kimg{mem}  ({s / base:.2f}x its K=1 step)")
     if a.before:
@@ -108,7 +123,7 @@ def main():
             print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(dict(preset=a.preset, batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,
+            json.dump(dict(preset=a.preset, generator=json.loads(a.generator), batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,
                            results=table), f, indent=1)
 
 

@@ -163,13 +163,14 @@ class GANLoss:
         logits = self.score(image, raw, cv)
         loss = g_loss(logits)
         return loss, dict(g_loss=loss.item(), views=image.shape[0] // len(z), fake_logit=logits.mean().item(),
-                          mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)))
+                          mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
 
-    def density(self, z, c, points=None, generator=None):
+    def density(self, z, c, points=None, generator=None, planes=None):
+        "The density regulariser on the objects of `z, c`; `planes`: theirs from the generator phase (no second backbone pass)."
         cfg = self.cfg
         if points is None:
             points = regularizer_points(len(z), cfg.density_reg_points, cfg.density_reg_eps, self.G.cfg.box, generator, z.device)
-        planes = self.G.synthesize_planes(self.G.map(z, c))
+        if planes is None: planes = self.G.synthesize_planes(self.G.map(z, c))
         reg = density_regularizer(self.G, planes, points)
         # lambda E |raw(p) - raw(p')| over nearby pairs, every density_reg_interval steps and scaled by it
         return reg * cfg.density_reg * cfg.density_reg_interval, dict(density_reg=reg.item())

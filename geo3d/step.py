@@ -16,7 +16,7 @@ from . import rng
 from .generator import TriplaneGenerator
 from .discriminator import Discriminator
 from .loss import GANLoss, MultiViewSchedule, colour_diversity
-from .distributed import broadcast_, all_gather_cat, sync_gradients
+from .distributed import broadcast_, all_gather_cat, sync_gradients, keep_cpu_memory
 
 # %% ../nbs/17_step.ipynb #eca8eb9c
 class TrainStep:
@@ -26,6 +26,7 @@ class TrainStep:
         if cfg.batch % world: raise ValueError(f"batch {cfg.batch} must be divisible by the number of processes {world}")
         self.local = cfg.batch // world
         if self.device.type == "cuda": torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = cfg.tf32
+        else: keep_cpu_memory()                                      # the renderer's big tensors reuse freed memory
         gcfg = cfg.generator_config(n_classes=data.n_classes)
         if data.resolution != gcfg.output_resolution:
             raise ValueError(f"the data set has {data.resolution}px images but preset {cfg.preset!r} outputs "
@@ -85,8 +86,9 @@ def generator_phase(self: TrainStep, r, render_gen):
     self.G.requires_grad_(True); self.D.requires_grad_(False)
     with self._autocast():
         total, s = self.loss.generator(z, c, r["cams"], render_gen)
+        planes = s.pop("planes")
         if "points" in r:
-            loss_r, sr = self.loss.density(z, c, r["points"])
+            loss_r, sr = self.loss.density(z, c, r["points"], planes=planes)   # the same objects: no second backbone pass
             total = total + loss_r; s.update(sr)
     self.opt_g.zero_grad(set_to_none=True)
     total.backward()
