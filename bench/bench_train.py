@@ -9,7 +9,7 @@ Variants: `K=1`; `K=3` (the discriminator's own phase judges one view per fake, 
 all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another geo3d checkout (e.g.
 `git worktree add /tmp/before <commit>`), for before/after figures in the same run. Each variant runs in its own
 process. On a CPU also each process's peak resident memory; `--malloc_defaults` adds K=1 and K=3 of this checkout
-with glibc's malloc defaults (the training step keeps freed memory: `geo3d.distributed.keep_cpu_memory`).
+with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`).
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
     python bench/bench_train.py --before /tmp/before              # ... and an earlier checkout

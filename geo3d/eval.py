@@ -18,6 +18,7 @@ from .synthetic import embedded_dataset
 from .metrics import evaluate
 from .pretrained import Inception
 from .geometry import SCORING
+from .renderer import keep_cpu_memory
 
 # %% ../nbs/21_eval.ipynb #3f9847ba
 def _train_config(path, key="train_config"):
@@ -102,6 +103,7 @@ def main(checkpoint: Param("run folders or checkpoint files to evaluate, side by
         if o.exists() and (o.is_dir() or "geo3d_eval" not in o.read_text(errors="replace")[:200]):
             raise ValueError(f"--out {o} exists and is not a geo3d_eval result: choose another --out")
         if device.startswith("cuda") and not torch.cuda.is_available(): raise ValueError("--device cuda: no CUDA device here")
+        if device == "cpu": keep_cpu_memory()                   # the renderer's big tensors reuse freed memory
         res = evaluate_checkpoints(checkpoint, data, samples, geometry_samples, psi, seed, 32, device, not quiet)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"geo3d_eval: {e}")

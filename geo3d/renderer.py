@@ -4,10 +4,13 @@
 
 # %% auto #0
 __all__ = ['ray_box', 'stratified_samples', 'sample_pdf', 'interval_weights', 'sample_weights', 'RenderOptions', 'render_rays',
-           'render', 'analytic_field', 'ray_sphere']
+           'render', 'analytic_field', 'ray_sphere', 'keep_cpu_memory']
 
 # %% ../nbs/04_renderer.ipynb #a30afca1
+import ctypes
 import math
+import os
+import sys
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
@@ -133,3 +136,17 @@ def ray_sphere(origins, dirs, radius, center=(0.0, 0.0, 0.0)):
     dist2 = (oc * oc).sum(-1) - b * b
     t = -b - torch.sqrt((radius ** 2 - dist2).clamp_min(0))
     return torch.where(dist2 <= radius ** 2, t, torch.full_like(t, math.inf)), dist2.clamp_min(0).sqrt()
+
+# %% ../nbs/04_renderer.ipynb #013533b1
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4                          # mallopt parameters (malloc.h)
+
+def keep_cpu_memory():
+    """glibc only: serve large CPU tensors from the heap and keep freed memory for the next ones, instead of mapping fresh
+    pages from the OS for each. For the rest of the process (glibc's own adaptive threshold cannot be turned back on);
+    the environment variable GEO3D_KEEP_CPU_MEMORY=0 opts out. Returns whether it applied."""
+    if os.environ.get("GEO3D_KEEP_CPU_MEMORY", "1") == "0" or not sys.platform.startswith("linux"): return False
+    try: libc = ctypes.CDLL("libc.so.6")
+    except OSError: return False                                   # not glibc
+    if not hasattr(libc, "mallopt"): return False
+    # no mmap'd blocks; give memory back to the OS only when more than 2 GiB lie free at the heap's top
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

@@ -16,7 +16,8 @@ from . import rng
 from .generator import TriplaneGenerator
 from .discriminator import Discriminator
 from .loss import GANLoss, MultiViewSchedule, colour_diversity
-from .distributed import broadcast_, all_gather_cat, sync_gradients, keep_cpu_memory
+from .renderer import keep_cpu_memory
+from .distributed import broadcast_, all_gather_cat, sync_gradients
 
 # %% ../nbs/17_step.ipynb #eca8eb9c
 class TrainStep:
