@@ -6,6 +6,7 @@ training minutes of each checkpoint.
     python bench/learn3d.py runs/tiny                                                  # scores of each kept checkpoint
     python bench/learn3d.py runs/tiny --json bench/results/learn3d_cpu.json            # ... written with provenance
     python bench/learn3d.py runs/tiny --picture objects.png                            # ... and what the scores see
+    python bench/learn3d.py runs/probe --kimg 4,8 --objects 200                        # only the checkpoints nearest 4 and 8 kimg, and the last
 
 Only runs on the embedded synthetic set have geometry accuracy (its classifier knows the synthetic classes).
 """
@@ -63,10 +64,23 @@ def object_picture(G, clf, path, seed=3):
     fig.tight_layout(); fig.savefig(path, dpi=70); plt.close(fig)
 
 
+def nearest_checkpoints(pairs, kimg, run):
+    "The kept checkpoints (sorted by step) nearest each of the comma-separated `kimg`, and the last one."
+    from geo3d.checkpoint import checkpoint_step
+    try: want = [float(k) for k in kimg.split(",")]
+    except ValueError: sys.exit(f"learn3d: --kimg takes numbers separated by commas, e.g. 4,8,16; got {kimg!r}")
+    cfg = run / "config.json"
+    batch = json.loads(cfg.read_text())["train"]["batch"] if cfg.exists() else 8
+    steps = [checkpoint_step(p[0]) or 0 for p in pairs]
+    keep = {min(range(len(pairs)), key=lambda i: abs(steps[i] * batch / 1000 - k)) for k in want} | {len(pairs) - 1}
+    return [pairs[i] for i in sorted(keep)]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", help="a geo3d_train run folder (its kept checkpoints are scored)")
     ap.add_argument("--objects", type=int, default=100, help="generated objects per checkpoint")
+    ap.add_argument("--kimg", default="", help="score only the kept checkpoints nearest these kimg (comma-separated) and the last")
     ap.add_argument("--json", default="", help="write the results here")
     ap.add_argument("--picture", default="", help="save what the scores see of the last checkpoint here (PNG)")
     a = ap.parse_args(argv)
@@ -76,6 +90,8 @@ def main(argv=None):
     run = Path(a.run)
     pairs = candidates(run) if run.is_dir() else []
     if not pairs: sys.exit(f"learn3d: no checkpoint in {run}: give a geo3d_train run folder")
+    pairs = sorted(pairs, key=lambda p: checkpoint_step(p[0]) or -1)
+    if a.kimg: pairs = nearest_checkpoints(pairs, a.kimg, run)
     clf, held_out = train_depth_classifier(progress=True)
     bars = geometry_thresholds(control_table(clf))
     minutes = checkpoint_minutes(run)
