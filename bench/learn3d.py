@@ -7,6 +7,7 @@ training minutes of each checkpoint.
     python bench/learn3d.py runs/tiny --json bench/results/learn3d_cpu.json            # ... written with provenance
     python bench/learn3d.py runs/tiny --picture objects.png                            # ... and what the scores see
     python bench/learn3d.py runs/probe --kimg 4,8 --objects 200                        # only the checkpoints nearest 4 and 8 kimg, and the last
+    python bench/learn3d.py runs/tiny --bands                                          # ... and the last one's accuracy by camera elevation
 
 Only runs on the embedded synthetic set have geometry accuracy (its classifier knows the synthetic classes).
 """
@@ -64,6 +65,42 @@ def object_picture(G, clf, path, seed=3):
     fig.tight_layout(); fig.savefig(path, dpi=70); plt.close(fig)
 
 
+BANDS = dict(below=(-90, -30), photos=(-5, 35), above=(45, 90))   # camera elevations, degrees; the synthetic photos: -5..35
+
+
+def band_accuracy(G, clf, n=200, seed=1):
+    """Geometry accuracy of `n` generated objects (classes in turn) and of true objects of the same classes, seen from
+    cameras in each elevation band of `BANDS` (azimuth uniform): `{band: dict(generated=, truth=, per_class=[...])}`.
+    Says whether the shapes are right from the viewpoints the photos show and from those they never show."""
+    import math
+    import torch
+    from geo3d import rng
+    from geo3d.camera import look_at, sphere_point
+    from geo3d.geometry import interior_field, depth_views, batched_truth
+    g = torch.Generator().manual_seed(seed)
+    c = torch.arange(n) % G.cfg.n_classes
+    z = rng.randn(n, G.cfg.z_dim, generator=g)
+    out = {}
+    with torch.no_grad():
+        fake = interior_field(G.field(G.synthesize_planes(G.map(z.to(G.device), c.to(G.device)))))
+        truth = interior_field(batched_truth(c, torch.Generator().manual_seed(seed + 6)))
+        for band, (lo, hi) in BANDS.items():
+            row = {}
+            for who, field in (("generated", fake), ("truth", truth)):
+                gen = torch.Generator().manual_seed(seed + 2)
+                p = 0
+                for _ in range(3):                                   # three views per object, as the geometry accuracy
+                    el = torch.deg2rad(torch.empty(n).uniform_(lo, hi, generator=gen))
+                    az = 2 * math.pi * torch.rand(n, generator=gen)
+                    cams = look_at(sphere_point(az, math.pi / 2 - el, G.cfg.radius))
+                    p = p + clf(depth_views(field, n, cams, G.cfg.fov, radius=G.cfg.radius)).softmax(1)
+                right = (p.argmax(1).cpu() == c).float()
+                row[who] = round(right.mean().item(), 4)
+                if who == "generated": row["per_class"] = [round(right[c == k].mean().item(), 3) for k in range(G.cfg.n_classes)]
+            out[band] = row
+    return out
+
+
 def nearest_checkpoints(pairs, kimg, run):
     "The kept checkpoints (sorted by step) nearest each of the comma-separated `kimg`, and the last one."
     from geo3d.checkpoint import checkpoint_step
@@ -83,6 +120,7 @@ def main(argv=None):
     ap.add_argument("--kimg", default="", help="score only the kept checkpoints nearest these kimg (comma-separated) and the last")
     ap.add_argument("--json", default="", help="write the results here")
     ap.add_argument("--picture", default="", help="save what the scores see of the last checkpoint here (PNG)")
+    ap.add_argument("--bands", action="store_true", help="also the last checkpoint's geometry accuracy by camera elevation band, beside the truth's")
     a = ap.parse_args(argv)
     from geo3d.checkpoint import candidates, checkpoint_step, load_generator, read_checkpoint
     from geo3d.geometry import geometry_metrics, train_depth_classifier, control_table, geometry_thresholds, passes
@@ -96,7 +134,7 @@ def main(argv=None):
     bars = geometry_thresholds(control_table(clf))
     minutes = checkpoint_minutes(run)
     rows = []
-    for path, _ in sorted(pairs, key=lambda p: checkpoint_step(p[0]) or -1):
+    for path, _ in pairs:
         step = checkpoint_step(path)
         G = load_generator(path)
         if list(getattr(G, "class_names", [])) != CLASS_NAMES:
@@ -112,8 +150,16 @@ def main(argv=None):
             f"{k} {v:.3f}{'' if row['passes'].get(k, True) else ' (fails)'}" for k, v in s.items()), flush=True)
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
+    bands = None
+    if a.bands:
+        bands = band_accuracy(load_generator(pairs[-1][0]), clf, a.objects)
+        print(f"geometry accuracy of the last checkpoint by camera elevation ({a.objects} objects; per class: {' '.join(CLASS_NAMES)})")
+        for band, r in bands.items():
+            lo, hi = BANDS[band]
+            print(f"  {band:7s} {lo:4d}..{hi:3d} deg: generated {r['generated']:.3f}  truth {r['truth']:.3f}  "
+                  f"per class {' '.join(f'{v:.2f}' for v in r['per_class'])}")
     if a.picture:
-        G = load_generator(sorted(pairs, key=lambda p: checkpoint_step(p[0]) or -1)[-1][0])
+        G = load_generator(pairs[-1][0])
         object_picture(G, clf, a.picture)
         print(f"learn3d: wrote {a.picture}")
     if a.json:
@@ -126,7 +172,8 @@ def main(argv=None):
                                       machine=machine(),
                                       train=cfg.get("train"), generator=cfg.get("generator")),
                       thresholds={k: dict(threshold=round(t, 4), higher_is_better=up) for k, (t, up) in bars.items()},
-                      classifier_held_out_accuracy=held_out, checkpoints=rows)
+                      classifier_held_out_accuracy=held_out, checkpoints=rows,
+                      **(dict(bands=dict(elevations=BANDS, last_checkpoint=bands)) if bands else {}))
         Path(a.json).write_text(json.dumps(report, indent=1) + "\n")
         print(f"learn3d: wrote {a.json}")
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from . import rng
 from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, CAMERA_RADIUS, CAMERA_FOV
 from .decoder import TriplaneDecoder, density_activation, triplane_field
 from .renderer import RenderOptions, render_rays
-from .backbone import Backbone, Mapping, SynthesisBlock, channels_at
+from .backbone import FC, Backbone, Mapping, SynthesisBlock, channels_at
 
 # %% ../nbs/06_generator.ipynb #1fe0c8d5
 class SuperResolution(nn.Module):
@@ -42,6 +43,8 @@ class SuperResolution(nn.Module):
         return img
 
 # %% ../nbs/06_generator.ipynb #7e70821c
+_ADDED_LATER = {"min_elevation", "max_elevation", "background"}   # fields newer than some saved configs: when missing, their defaults
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     "Every number that defines a generator. Defaults: the paper's ImageNet-256 model; presets are instances of this."
@@ -67,6 +70,9 @@ class GeneratorConfig:
     sr_channel_max: int = 256       # super-resolution's maximum width
     radius: float = CAMERA_RADIUS            # camera distance from the origin
     fov: float = CAMERA_FOV              # camera field of view, degrees
+    min_elevation: float = -90.0    # lowest elevation of the training cameras, degrees (uniform by area in the band; -90..90: the paper's whole sphere)
+    max_elevation: float = 90.0     # highest elevation of the training cameras, degrees (the geometry scores always look from the whole sphere)
+    background: int = 0             # side of a low-resolution background image made from the last w, upsampled behind the volume (0: none, the paper)
 
     def __post_init__(self):
         def need(ok, msg):
@@ -88,6 +94,9 @@ class GeneratorConfig:
         need(self.n_coarse >= 2 and self.n_fine >= 0, f"need n_coarse >= 2 and n_fine >= 0, got {self.n_coarse}, {self.n_fine}")
         need(self.radius > self.box * math.sqrt(3) / 2, f"radius {self.radius} puts the camera inside the box (side {self.box}): use radius > {self.box * math.sqrt(3) / 2:.3f}")
         need(0 < self.fov < 180, f"fov must be in (0, 180) degrees, got {self.fov}")
+        need(self.background >= 0, f"background must be >= 0 (0: none), got {self.background}")
+        need(-90 <= self.min_elevation < self.max_elevation <= 90,
+             f"the elevation band must satisfy -90 <= min_elevation < max_elevation <= 90, got {self.min_elevation}, {self.max_elevation}")
         for k in ("z_dim", "w_dim", "mapping_layers", "plane_channels", "channel_base", "channel_max", "decoder_hidden", "sr_channel_base", "sr_channel_max"):
             need(getattr(self, k) >= 1, f"{k} must be >= 1, got {getattr(self, k)}")
 
@@ -105,7 +114,7 @@ class GeneratorConfig:
         try: d = json.loads(text)
         except json.JSONDecodeError as e: raise ValueError(f"GeneratorConfig: not valid JSON ({e})") from None
         names = {f.name for f in fields(cls)}
-        unknown, missing = set(d) - names, names - set(d)
+        unknown, missing = set(d) - names, names - set(d) - _ADDED_LATER
         if unknown or missing:
             raise ValueError(f"GeneratorConfig: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
         return cls(**d)
@@ -146,6 +155,7 @@ class TriplaneGenerator(nn.Module):
         self.decoder = TriplaneDecoder(cfg.plane_channels, cfg.decoder_hidden, cfg.decoder_features, cfg.decoder_extra_layers)
         self.superres = SuperResolution(cfg.decoder_features, cfg.render_resolution, cfg.output_resolution, cfg.w_dim,
                                         cfg.sr_channel_base, cfg.sr_channel_max)
+        if cfg.background: self.background = FC(cfg.w_dim, cfg.decoder_features * cfg.background ** 2)
         self.deterministic = False      # True: constant noise and fixed samples in training mode too
 
     @property
@@ -159,8 +169,9 @@ class TriplaneGenerator(nn.Module):
     def sample_cameras(self, n, k=None, generator=None):
         "Training cameras on the config's sphere: `(n, 4, 4)`, or `(n, k, 4, 4)` well-separated views when `k` is given."
         c = self.cfg
-        if k is None: return sample_cameras(n, c.radius, c.fov, generator, self.device)[0]
-        return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator, device=self.device)[0]
+        band = (c.min_elevation, c.max_elevation)
+        if k is None: return sample_cameras(n, c.radius, c.fov, generator, self.device, band)[0]
+        return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator, device=self.device, elevation=band)[0]
 
     def render_options(self, jitter=None, chunk=0):
         "The config's sampling; stratification is jittered in training mode (unless `deterministic`) if `jitter` is None."
@@ -212,6 +223,11 @@ class TriplaneGenerator(nn.Module):
         with torch.autocast(o.device.type, enabled=False):         # depths, CDFs and sorting stay in fp32
             feats, depth, opacity = render_rays(self.field(planes), o, d, opts or self.render_options(), generator)
         feats = feats.view(n * k, r * r, -1).transpose(1, 2).reshape(n * k, -1, r, r)
+        if self.cfg.background:                                    # seen where the rays leave the box unabsorbed
+            b = self.cfg.background
+            bg = torch.sigmoid(self.background(ws[:, -1]).float().view(n, -1, b, b)) * (1 + 2e-3) - 1e-3   # the decoder's colour range
+            bg = F.interpolate(bg, size=(r, r), mode="bilinear", align_corners=False).repeat_interleave(k, 0)
+            feats = feats + (1 - opacity.view(n * k, 1, r, r)) * bg
         raw = feats[:, :3] * 2 - 1
         image = self.superres(feats, raw, ws[:, -1].repeat_interleave(k, 0), self.noise(noise_mode))
         out = dict(image=image, image_raw=raw, depth=depth.view(n * k, 1, r, r), opacity=opacity.view(n * k, 1, r, r), features=feats)
