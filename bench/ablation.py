@@ -16,6 +16,13 @@ Rows (geo3d.config.ABLATION, the paper's Table 2 from top to bottom):
     python bench/ablation.py --data synthetic --seeds 0         # a part of it
     python bench/ablation.py --score_only                       # score what has trained, start no training
 
+On a GPU machine without the Inception weights (the lent device machine: 16 toy runs share one GPU, each stopped by a
+time limit, all compared at the largest checkpoint step every run kept; FID/KID then computed where the weights are):
+
+    python bench/ablation.py --out W --device cuda --batch 32 --jobs 16 --kimg 100 --minutes 3.3 --snapshot_kimg 1.6 --train_only
+    python bench/ablation.py --out W --device cuda --pack W/pack --data synthetic --configs ablation-eg3d --seeds 0   # one per run, side by side
+    python bench/ablation.py --out W --unpack W/pack --results bench/results/ablation_gpu.json                        # back here
+
 Writes OUT/runs/<data>-<config>-s<seed>/ (a geo3d_train run folder, its eval.json) and OUT/ablation.json (every
 run's scores with provenance: machine, commit, kimg, training minutes, seed). `--results F` copies it elsewhere too.
 Training runs as child processes of this script: stop it and they stop; nothing keeps running after a session.
@@ -44,14 +51,16 @@ def git_commit():
     try:
         return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()
-    except Exception:
-        return "unknown"
+    except Exception:                                                      # a copy without .git (a device machine)
+        return os.environ.get("GEO3D_COMMIT", "unknown")
 
 
-def machine():
+def machine(device="auto"):
     import torch
+    cuda = device != "cpu" and torch.cuda.is_available()
     return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
-                python=platform.python_version(), torch=torch.__version__, device="cpu")
+                python=platform.python_version(), torch=torch.__version__,
+                device=torch.cuda.get_device_name() if cuda else "cpu")
 
 
 def prepare_cifar(out, source, resolution):
@@ -92,16 +101,18 @@ def has_checkpoint(run):
     return run.is_dir() and bool(candidates(run))
 
 
-def train_command(run, config, data, seed, kimg, generator, snapshot_kimg):
-    py = [sys.executable, "-m", "geo3d.train", "--quiet"]
+def train_command(run, config, data, seed, kimg, generator, snapshot_kimg, device="auto", batch=8, minutes=0.0):
+    py = [sys.executable, "-m", "geo3d.train", "--quiet", "--device", device] + (["--minutes", str(minutes)] if minutes else [])
     if has_checkpoint(run): return py + ["--resume", str(run), "--kimg", str(kimg)]
     flags = [f"--{k}={v}" for k, v in generator.items()]
     return py + ["--out", str(run), "--overwrite", "--recipe", config, "--data", data, "--seed", str(seed),
-                 "--kimg", str(kimg), "--snapshot_kimg", str(snapshot_kimg), "--log_every", "25"] + flags
+                 "--kimg", str(kimg), "--batch", str(batch), "--snapshot_kimg", str(snapshot_kimg), "--log_every", "25",
+                 "--keep_checkpoints", "100"] + flags
 
 
-def eval_command(run, samples, geometry_samples):
-    args = dict(checkpoint=[str(run)], samples=samples, geometry_samples=geometry_samples, out=str(run / "eval.json"), quiet=True)
+def eval_command(run, samples, geometry_samples, device="auto"):
+    args = dict(checkpoint=[str(run)], samples=samples, geometry_samples=geometry_samples, out=str(run / "eval.json"),
+                device=device, quiet=True)
     return [sys.executable, "-c", "import sys, json; from geo3d.eval import main; main(**json.loads(sys.argv[1]))", json.dumps(args)]
 
 
@@ -193,6 +204,96 @@ def rescore_command(run, geometry_samples):
     return [sys.executable, "-c", code, str(Path(__file__).resolve().parent), str(run), str(geometry_samples)]
 
 
+def shared_step(runs):
+    "The largest training step at which every run folder kept a checkpoint (runs a time limit stopped at different points)."
+    from geo3d.checkpoint import candidates, checkpoint_step
+    kept = {r.name: {checkpoint_step(ck) for ck, _ in candidates(r)} - {None} for r in runs}
+    while kept and not set.intersection(*kept.values()):                # leave out the run that got least far
+        short = min(kept, key=lambda n: max(kept[n], default=-1))
+        print(f"ablation: {short} kept no step that all others kept (its last: {max(kept[short], default=None)}); "
+              f"compared without it", flush=True)
+        del kept[short]
+    if not kept: raise SystemExit(f"ablation: none of {[r.name for r in runs]} kept a checkpoint")
+    return max(set.intersection(*kept.values()))
+
+
+def pack(out, dest, names, samples, geometry_samples, device):
+    """Score what needs no Inception where the runs trained (a GPU machine, where the Inception weights may be missing).
+    Every run of OUT/runs is compared at one step, the largest that all of them kept (the paper compares configurations
+    at equal kimg); for each of `names`, its geometry scores and `samples` generated images (uint8; the same draws as
+    geo3d_eval's) go into `dest` as <run>.json and <run>.npz, with its snapshot nearest that step. `unpack` adds FID/KID
+    elsewhere. Several `pack`s of different runs may write into one `dest` side by side."""
+    import numpy as np
+    import torch
+    from geo3d.checkpoint import candidates, checkpoint_step, load_generator
+    from geo3d.eval import eval_data, training_progress
+    from geo3d.geometry import geometry_metrics
+    from geo3d.metrics import generated_images
+    step = shared_step([r for r in sorted((out / "runs").iterdir()) if has_checkpoint(r)])
+    dest.mkdir(parents=True, exist_ok=True)
+    for run in [out / "runs" / n for n in names if has_checkpoint(out / "runs" / n)]:
+        ck = next((c for c, _ in candidates(run) if checkpoint_step(c) == step), None)
+        if ck is None:
+            print(f"ablation: {run.name} has no checkpoint at step {step}: not packed", flush=True); continue
+        train = json.loads((run / "config.json").read_text())["train"]
+        G, data = load_generator(ck, device=device), eval_data(run)
+        class_p = data.class_counts() / len(data) if data.n_classes == G.cfg.n_classes else None
+        t0 = time.time()
+        images = torch.cat([x.cpu() for x in generated_images(G, samples, 32, 0, 1.0, class_p)]).numpy()
+        try:
+            geo = geometry_metrics(G, geometry_samples, 16, 0, 1.0, class_p)
+        except RuntimeError as e:                                          # the geometry scores' own device handling
+            if G.device.type == "cpu": raise
+            print(f"ablation: geometry scores on {G.device} failed ({str(e)[:300]}); scoring on the CPU", flush=True)
+            geo = geometry_metrics(load_generator(ck, device="cpu"), geometry_samples, 16, 0, 1.0, class_p)
+        minutes = max([r["minutes"] for r in training_progress(run) if r["step"] <= step], default=0.0)
+        snaps = sorted((run / "snapshots").glob("kimg*.png"))
+        near = min(snaps, key=lambda p: abs(int(p.stem[4:]) - step * train["batch"])) if snaps else None   # kimgNNNNNN: images seen
+        if near: shutil.copy(near, dest / f"{run.name}.png")
+        np.savez_compressed(dest / f"{run.name}.npz", images=images)
+        row = dict(run=run.name, data="synthetic" if train.get("data", "synthetic") == "synthetic" else "cifar10",
+                   synthetic_per_class=train.get("synthetic_per_class", 300), resolution=G.cfg.output_resolution,
+                   step=step, kimg=round(step * train["batch"] / 1000, 3), batch=train["batch"], train_minutes=round(minutes, 2),
+                   seconds=round(time.time() - t0, 1), samples=samples, geometry_samples=geometry_samples, geometry=SCORING,
+                   machine=machine(device), commit=git_commit(), **geo)
+        (dest / f"{run.name}.json").write_text(json.dumps(row, indent=1))
+        print(f"ablation: packed {run.name} at step {step} ({row['kimg']} kimg, {row['seconds']} s): {geo}", flush=True)
+
+
+def unpack(src, out, cifar):
+    """FID and KID of the images `pack` wrote (against the real sets geo3d_eval uses), with the packed geometry scores:
+    rows for the results table."""
+    import numpy as np
+    import torch
+    from geo3d.imageset import ImageSet
+    from geo3d.metrics import Inception, fid_kid, inception_features, real_features
+    from geo3d.synthetic import embedded_dataset
+    packed = [json.loads(p.read_text()) for p in sorted(src.glob("*.json"))]
+    if not packed: raise SystemExit(f"ablation: nothing packed in {src}")
+    net, rows, reals = Inception(), [], {}
+    for r in packed:
+        key = (r["data"], r["resolution"], r["synthetic_per_class"], r["samples"])
+        if key not in reals:
+            data = (embedded_dataset(r["synthetic_per_class"], r["resolution"], progress=False) if r["data"] == "synthetic"
+                    else ImageSet.load(prepare_cifar(out, cifar, r["resolution"])))
+            reals[key] = real_features(data, net, min(r["samples"], len(data)), progress=False)
+        x = torch.from_numpy(np.load(src / f"{r['run']}.npz")["images"])
+        fake, _ = inception_features((x[i:i + 64] for i in range(0, len(x), 64)), net)
+        r.update(fid_kid(reals[key]["pool3"], fake))
+        config, seed = r["run"].split("-", 1)[1].rsplit("-s", 1)
+        rows.append(dict(config=config, data=r["data"], seed=int(seed), kimg=r["kimg"], train_minutes=r["train_minutes"],
+                         **{k: r.get(k) for k in SCORES}, eval_samples=len(x)))
+        print(f"ablation: {r['run']}: FID {r['fid']:.2f} KID {r['kid']:.4f}", flush=True)
+    return packed, rows
+
+
+def write_report(report, out, results, n_rows, n_plan):
+    for path in [out / "ablation.json"] + ([Path(results)] if results else []):
+        tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(report, indent=1) + "\n"); tmp.replace(path)
+    print("\n" + format_table(report["table"]))
+    print(f"\nablation: {n_rows} of {n_plan} runs scored; results in {out / 'ablation.json'}" + (f" and {results}" if results else ""))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/ablation", help="folder of the runs and of ablation.json")
@@ -205,6 +306,16 @@ def main(argv=None):
     ap.add_argument("--geometry_samples", type=int, default=100, help="generated objects for the geometry scores")
     ap.add_argument("--cifar", default=str(CIFAR), help="CIFAR-10 JPEG archive or folder (class sub-folders)")
     ap.add_argument("--jobs", type=int, default=1, help="runs side by side (the CPU's threads are shared out)")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where runs train and are scored")
+    ap.add_argument("--batch", type=int, default=8, help="training batch of every run (a GPU shared by many runs: 32)")
+    ap.add_argument("--snapshot_kimg", type=float, default=0.0, help="checkpoint interval (default kimg / 4); all are kept")
+    ap.add_argument("--minutes", type=float, default=0.0,
+                    help="also stop each run's training after this many minutes (a device's time limit); runs stopped "
+                         "short of --kimg are not scored here: --pack compares them at the step all of them kept")
+    ap.add_argument("--train_only", action="store_true", help="train, score nothing (score elsewhere with --score_only)")
+    ap.add_argument("--pack", metavar="DIR", help="(on a machine without the Inception weights, after --train_only) the "
+                    "geometry scores and generated images of every trained run at the largest step all kept, into DIR")
+    ap.add_argument("--unpack", metavar="DIR", help="FID/KID of a --pack folder's images here; writes the results")
     ap.add_argument("--results", default="", help="also write the results JSON here (e.g. bench/results/ablation_cpu.json)")
     ap.add_argument("--dry_run", action="store_true", help="print the plan and what is done, run nothing")
     ap.add_argument("--score_only", action="store_true", help="only score (or rescore) runs that finished training; train nothing")
@@ -215,6 +326,11 @@ def main(argv=None):
     if bad: sys.exit(f"ablation: unknown {bad}; configurations are {ABLATION}, data sets synthetic and cifar10")
     try: generator = json.loads(a.generator)
     except json.JSONDecodeError as e: sys.exit(f"ablation: --generator is not JSON ({e})")
+    if a.batch < 1 or a.kimg <= 0 or a.minutes < 0 or a.snapshot_kimg < 0:
+        sys.exit("ablation: --batch, --kimg must be positive and --minutes, --snapshot_kimg not negative")
+    if a.device == "cuda":
+        import torch
+        if not torch.cuda.is_available(): sys.exit("ablation: --device cuda but torch sees no CUDA GPU; use --device cpu")
     out = Path(a.out).resolve(); (out / "runs").mkdir(parents=True, exist_ok=True)
     from geo3d.generator import preset
     res = preset("tiny", **generator).output_resolution
@@ -223,6 +339,23 @@ def main(argv=None):
 
     plan = [(d, c, s) for d in datasets for s in seeds for c in configs]
     name = lambda d, c, s: f"{d}-{c}-s{s}"
+    if a.pack:
+        return pack(out, Path(a.pack), [name(*p) for p in plan], a.samples, a.geometry_samples,
+                    "cuda" if a.device != "cpu" and __import__("torch").cuda.is_available() else "cpu")
+    if a.unpack:
+        packed, rows = unpack(Path(a.unpack), out, a.cifar)
+        first = packed[0]
+        provenance = dict(machine=first["machine"], scored_on=machine("cpu"), commit=first["commit"],
+                          date=time.strftime("%Y-%m-%d %H:%M"),
+                          kimg_per_run=(lambda k: k[0] if len(k) == 1 else k)(sorted({r["kimg"] for r in rows})),
+                          batch=first["batch"], generator=dict(preset="tiny", **generator),
+                          eval=dict(samples=first["samples"], geometry_samples=first["geometry_samples"], psi=1.0, seed=0,
+                                    geometry=first["geometry"]),
+                          note="trained and geometry-scored on the first machine, every run at the largest step all runs "
+                               "kept; FID/KID of its generated images computed on the second (where the Inception weights are)")
+        return write_report(dict(provenance=provenance, runs=rows, table=summarise(rows)), out, a.results, len(rows), len(rows))
+    import torch
+    eval_device = "cuda" if a.device != "cpu" and torch.cuda.is_available() else "cpu"
     jobs = []
     for d, c, s in plan:
         run, n = out / "runs" / name(d, c, s), name(d, c, s)
@@ -234,9 +367,11 @@ def main(argv=None):
         def reached(run=run):                                               # a training stopped by a signal exits 0
             got = trained_kimg(run)[0]
             return None if got >= a.kimg - 1e-6 else f"training stopped at {got:.2f} of {a.kimg} kimg; run again to resume"
-        cmds = ([] if done_training else [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.kimg / 4), reached]) \
-            + ([] if state == "scored" else [rescore_command(run, a.geometry_samples)] if state.startswith("scored") else
-               [eval_command(run, a.samples, a.geometry_samples)])
+        train = [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.snapshot_kimg or a.kimg / 4,
+                               a.device, a.batch, a.minutes), reached]
+        cmds = ([] if done_training else train) + ([] if state == "scored" or a.train_only else
+                                                   [rescore_command(run, a.geometry_samples)] if state.startswith("scored")
+                                                   else [eval_command(run, a.samples, a.geometry_samples, eval_device)])
         if cmds and not (a.score_only and not done_training): jobs.append((n, cmds, out / "runs" / f"{n}.log"))
     failed = [] if a.dry_run else run_jobs(jobs, a.jobs, max(1, (os.cpu_count() or 1) // a.jobs))
 
@@ -249,17 +384,13 @@ def main(argv=None):
         kimg, seconds = trained_kimg(run)
         rows.append(dict(config=c, data=d, seed=s, kimg=kimg, train_minutes=round(seconds / 60, 2),
                          **{k: scores.get(k) for k in SCORES}, eval_samples=ev.get("samples")))
-    report = dict(provenance=dict(machine=machine(), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
-                                  kimg_per_run=a.kimg, generator=dict(preset="tiny", **generator),
+    report = dict(provenance=dict(machine=machine(a.device), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
+                                  kimg_per_run=a.kimg, batch=a.batch, generator=dict(preset="tiny", **generator),
                                   eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0,
                                             geometry=SCORING),
                                   command="python bench/ablation.py " + " ".join(x for x in (argv if argv is not None else sys.argv[1:]) if x != "--dry_run")),
                   runs=rows, table=summarise(rows))
-    for path in [out / "ablation.json"] + ([Path(a.results)] if a.results else []):
-        tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(report, indent=1) + "\n"); tmp.replace(path)
-    print("\n" + format_table(report["table"]))
-    print(f"\nablation: {len(rows)} of {len(plan)} runs scored; results in {out / 'ablation.json'}"
-          + (f" and {a.results}" if a.results else ""))
+    write_report(report, out, a.results, len(rows), len(plan))
     if failed: sys.exit(f"ablation: {len(failed)} job(s) failed: {failed}; fix and run the same command again")
 
 

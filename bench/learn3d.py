@@ -151,16 +151,16 @@ def main(argv=None):
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
     bands = None
+    last = load_generator(pairs[-1][0]) if a.bands or a.picture else None          # one load for both
     if a.bands:
-        bands = band_accuracy(load_generator(pairs[-1][0]), clf, a.objects)
+        bands = band_accuracy(last, clf, a.objects)
         print(f"geometry accuracy of the last checkpoint by camera elevation ({a.objects} objects; per class: {' '.join(CLASS_NAMES)})")
         for band, r in bands.items():
             lo, hi = BANDS[band]
             print(f"  {band:7s} {lo:4d}..{hi:3d} deg: generated {r['generated']:.3f}  truth {r['truth']:.3f}  "
                   f"per class {' '.join(f'{v:.2f}' for v in r['per_class'])}")
     if a.picture:
-        G = load_generator(pairs[-1][0])
-        object_picture(G, clf, a.picture)
+        object_picture(last, clf, a.picture)
         print(f"learn3d: wrote {a.picture}")
     if a.json:
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from . import rng
 from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, CAMERA_RADIUS, CAMERA_FOV
-from .decoder import TriplaneDecoder, density_activation, triplane_field
+from .decoder import TriplaneDecoder, colour_activation, density_activation, triplane_field
 from .renderer import RenderOptions, render_rays
 from .backbone import FC, Backbone, Mapping, SynthesisBlock, channels_at
 
@@ -225,7 +225,7 @@ class TriplaneGenerator(nn.Module):
         feats = feats.view(n * k, r * r, -1).transpose(1, 2).reshape(n * k, -1, r, r)
         if self.cfg.background:                                    # seen where the rays leave the box unabsorbed
             b = self.cfg.background
-            bg = torch.sigmoid(self.background(ws[:, -1]).float().view(n, -1, b, b)) * (1 + 2e-3) - 1e-3   # the decoder's colour range
+            bg = colour_activation(self.background(ws[:, -1]).float().view(n, -1, b, b))     # the decoder's colour range
             bg = F.interpolate(bg, size=(r, r), mode="bilinear", align_corners=False).repeat_interleave(k, 0)
             feats = feats + (1 - opacity.view(n * k, 1, r, r)) * bg
         raw = feats[:, :3] * 2 - 1

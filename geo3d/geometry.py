@@ -7,7 +7,7 @@ __all__ = ['FRONTAL', 'GEOMETRY_OPTS', 'WALL', 'LEVEL', 'SCORING', 'HIGHER_IS_BE
            'non_flatness', 'backdrop_mass', 'truth_field', 'depth_input', 'depth_views', 'DepthClassifier',
            'truth_depth_set', 'train_depth_classifier', 'geometry_accuracy', 'billboard_field', 'backdrop_field',
            'batched_truth', 'interior_field', 'field_scores', 'control_fields', 'control_table', 'geometry_thresholds',
-           'passes', 'geometry_metrics']
+           'passes', 'on_cpu', 'geometry_metrics']
 
 # %% ../nbs/13_geometry.ipynb #170003cc
 import math
@@ -258,6 +258,14 @@ def passes(scores, thresholds):
     return {k: (scores[k] >= t) if up else (scores[k] <= t) for k, (t, up) in thresholds.items() if k in scores}
 
 # %% ../nbs/13_geometry.ipynb #0aa4902f
+def on_cpu(field, device):
+    "`field` (on `device`) as a field of CPU points: the scores' cameras, renders and classifier stay on the CPU, the network runs where it is."
+    if torch.device(device).type == "cpu": return field
+    def f(points):
+        raw, feats = field(points.to(device))
+        return raw.cpu(), feats.cpu()
+    return f
+
 @torch.no_grad()
 def geometry_metrics(G, n=64, batch=16, seed=0, psi=1.0, class_p=None, classifier=None, progress=False):
     "Mean NFS, backdrop mass and geometry accuracy (synthetic classes only) of `n` generated objects."
@@ -272,7 +280,8 @@ def geometry_metrics(G, n=64, batch=16, seed=0, psi=1.0, class_p=None, classifie
         z = rng.randn(b, G.cfg.z_dim, generator=g, device=G.device)
         c = rng.multinomial(p, b, generator=g) if k else torch.zeros(b, dtype=torch.long)
         planes = G.synthesize_planes(G.map(z, c.to(G.device) if k else None, psi))
-        s = field_scores(G.field(planes), c, classifier if k else None, seed + i, radius=G.cfg.radius, fov=G.cfg.fov)
+        s = field_scores(on_cpu(G.field(planes), G.device), c, classifier if k else None, seed + i, radius=G.cfg.radius,
+                         fov=G.cfg.fov)
         for key, v in s.items(): sums[key] = sums.get(key, 0.0) + v.sum().item()
     return {key: v / n for key, v in sums.items()}
 

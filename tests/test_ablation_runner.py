@@ -1,0 +1,53 @@
+"""The ablation runner's device path (bench/ablation.py): runs a time limit stopped at different points are compared at
+the largest checkpoint step all of them kept, a run that kept none of it is left out by name, and the training command
+carries the device, batch and time limit."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import ablation  # noqa: E402
+
+
+def fake_run(root, name, steps):
+    "A run folder whose checkpoints (newest at the top, older in checkpoints/) carry only their step."
+    run = root / name
+    (run / "checkpoints").mkdir(parents=True)
+    for i, step in enumerate(sorted(steps, reverse=True)):
+        path = run / "checkpoint.safetensors" if i == 0 else run / "checkpoints" / f"step-{step:08d}.safetensors"
+        save_file({"w": torch.zeros(1)}, str(path), metadata={"step": str(step)})
+    return run
+
+
+def test_shared_step_is_the_largest_step_every_run_kept(tmp_path):
+    a = fake_run(tmp_path, "a", [50, 100, 150, 163])
+    b = fake_run(tmp_path, "b", [50, 100, 121])
+    assert ablation.shared_step([a, b]) == 100
+
+
+def test_a_run_that_kept_no_shared_step_is_left_out_by_name(tmp_path, capsys):
+    a = fake_run(tmp_path, "a", [50, 100, 150])
+    b = fake_run(tmp_path, "b", [50, 100, 150, 200])
+    short = fake_run(tmp_path, "short", [37])                        # crashed before its first snapshot
+    assert ablation.shared_step([a, short, b]) == 150
+    assert "short kept no step that all others kept" in capsys.readouterr().out
+
+
+def test_no_checkpoint_anywhere_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="kept a checkpoint"):
+        ablation.shared_step([tmp_path / "empty"])
+
+
+def test_the_training_command_carries_device_batch_and_time_limit(tmp_path):
+    cmd = ablation.train_command(tmp_path / "r", "ablation-eg3d", "synthetic", 1, 8.0, {"plane_resolution": 32}, 1.6,
+                                 device="cuda", batch=32, minutes=3.3)
+    s = " ".join(cmd)
+    for part in ("--device cuda", "--minutes 3.3", "--batch 32", "--seed 1", "--snapshot_kimg 1.6", "--plane_resolution=32"):
+        assert part in s, part
+    resume = ablation.train_command(fake_run(tmp_path, "r2", [10]), "ablation-eg3d", "synthetic", 1, 8.0, {}, 1.6,
+                                    device="cpu", minutes=2.0)
+    assert "--resume" in resume and "--minutes" in resume and "--batch" not in resume   # a resumed run keeps its config
