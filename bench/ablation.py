@@ -204,6 +204,12 @@ def rescore_command(run, geometry_samples):
     return [sys.executable, "-c", code, str(Path(__file__).resolve().parent), str(run), str(geometry_samples)]
 
 
+def table_row(config, data, seed, kimg, minutes, scores, samples):
+    "One run's row of the results table."
+    return dict(config=config, data=data, seed=seed, kimg=kimg, train_minutes=minutes, **{k: scores.get(k) for k in SCORES},
+                eval_samples=samples)
+
+
 def shared_step(runs):
     "The largest training step at which every run folder kept a checkpoint (runs a time limit stopped at different points)."
     from geo3d.checkpoint import candidates, checkpoint_step
@@ -281,8 +287,7 @@ def unpack(src, out, cifar):
         fake, _ = inception_features((x[i:i + 64] for i in range(0, len(x), 64)), net)
         r.update(fid_kid(reals[key]["pool3"], fake))
         config, seed = r["run"].split("-", 1)[1].rsplit("-s", 1)
-        rows.append(dict(config=config, data=r["data"], seed=int(seed), kimg=r["kimg"], train_minutes=r["train_minutes"],
-                         **{k: r.get(k) for k in SCORES}, eval_samples=len(x)))
+        rows.append(table_row(config, r["data"], int(seed), r["kimg"], r["train_minutes"], r, len(x)))
         print(f"ablation: {r['run']}: FID {r['fid']:.2f} KID {r['kid']:.4f}", flush=True)
     return packed, rows
 
@@ -328,9 +333,10 @@ def main(argv=None):
     except json.JSONDecodeError as e: sys.exit(f"ablation: --generator is not JSON ({e})")
     if a.batch < 1 or a.kimg <= 0 or a.minutes < 0 or a.snapshot_kimg < 0:
         sys.exit("ablation: --batch, --kimg must be positive and --minutes, --snapshot_kimg not negative")
-    if a.device == "cuda":
-        import torch
-        if not torch.cuda.is_available(): sys.exit("ablation: --device cuda but torch sees no CUDA GPU; use --device cpu")
+    import torch
+    if a.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("ablation: --device cuda but torch sees no CUDA GPU; use --device cpu")
+    device = "cuda" if a.device != "cpu" and torch.cuda.is_available() else "cpu"      # where scoring runs
     out = Path(a.out).resolve(); (out / "runs").mkdir(parents=True, exist_ok=True)
     from geo3d.generator import preset
     res = preset("tiny", **generator).output_resolution
@@ -340,8 +346,7 @@ def main(argv=None):
     plan = [(d, c, s) for d in datasets for s in seeds for c in configs]
     name = lambda d, c, s: f"{d}-{c}-s{s}"
     if a.pack:
-        return pack(out, Path(a.pack), [name(*p) for p in plan], a.samples, a.geometry_samples,
-                    "cuda" if a.device != "cpu" and __import__("torch").cuda.is_available() else "cpu")
+        return pack(out, Path(a.pack), [name(*p) for p in plan], a.samples, a.geometry_samples, device)
     if a.unpack:
         packed, rows = unpack(Path(a.unpack), out, a.cifar)
         first = packed[0]
@@ -354,8 +359,6 @@ def main(argv=None):
                           note="trained and geometry-scored on the first machine, every run at the largest step all runs "
                                "kept; FID/KID of its generated images computed on the second (where the Inception weights are)")
         return write_report(dict(provenance=provenance, runs=rows, table=summarise(rows)), out, a.results, len(rows), len(rows))
-    import torch
-    eval_device = "cuda" if a.device != "cpu" and torch.cuda.is_available() else "cpu"
     jobs = []
     for d, c, s in plan:
         run, n = out / "runs" / name(d, c, s), name(d, c, s)
@@ -371,7 +374,7 @@ def main(argv=None):
                                a.device, a.batch, a.minutes), reached]
         cmds = ([] if done_training else train) + ([] if state == "scored" or a.train_only else
                                                    [rescore_command(run, a.geometry_samples)] if state.startswith("scored")
-                                                   else [eval_command(run, a.samples, a.geometry_samples, eval_device)])
+                                                   else [eval_command(run, a.samples, a.geometry_samples, device)])
         if cmds and not (a.score_only and not done_training): jobs.append((n, cmds, out / "runs" / f"{n}.log"))
     failed = [] if a.dry_run else run_jobs(jobs, a.jobs, max(1, (os.cpu_count() or 1) // a.jobs))
 
@@ -382,8 +385,7 @@ def main(argv=None):
         ev = json.loads((run / "eval.json").read_text())
         scores = next(iter(ev["results"].values()))
         kimg, seconds = trained_kimg(run)
-        rows.append(dict(config=c, data=d, seed=s, kimg=kimg, train_minutes=round(seconds / 60, 2),
-                         **{k: scores.get(k) for k in SCORES}, eval_samples=ev.get("samples")))
+        rows.append(table_row(c, d, s, kimg, round(seconds / 60, 2), scores, ev.get("samples")))
     report = dict(provenance=dict(machine=machine(a.device), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
                                   kimg_per_run=a.kimg, batch=a.batch, generator=dict(preset="tiny", **generator),
                                   eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0,
