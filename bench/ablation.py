@@ -169,10 +169,19 @@ def run_jobs(jobs, parallel, threads, label="ablation"):
     return failed
 
 
-def scored(run, kimg):
-    "Whether a run folder has trained for `kimg` and its eval.json is newer than its checkpoint."
+TIME_LIMIT = "time_limit.json"     # written into a run folder whose training ended at its --minutes limit
+
+
+def finished(run, kimg, minutes=0.0):
+    """Whether a run folder's training is done: it reached `kimg`, or (with a `minutes` limit) its training ended at
+    that limit (the TIME_LIMIT file). Such a run is finished, not failed: its table row says the kimg it reached."""
+    return has_checkpoint(run) and (trained_kimg(run)[0] >= kimg - 1e-6 or bool(minutes) and (run / TIME_LIMIT).exists())
+
+
+def scored(run, kimg, minutes=0.0):
+    "Whether a run folder has finished training (`finished`) and its eval.json is newer than its checkpoint."
     ev = run / "eval.json"
-    return (has_checkpoint(run) and trained_kimg(run)[0] >= kimg - 1e-6 and ev.exists()
+    return (finished(run, kimg, minutes) and ev.exists()
             and ev.stat().st_mtime >= (run / "checkpoint.safetensors").stat().st_mtime)
 
 
@@ -363,13 +372,16 @@ def main(argv=None):
     for d, c, s in plan:
         run, n = out / "runs" / name(d, c, s), name(d, c, s)
         kimg, _ = trained_kimg(run)
-        done_training = has_checkpoint(run) and kimg >= a.kimg - 1e-6
-        state = ("scored" if geometry_current(run) else "scored (old geometry scoring)") if scored(run, a.kimg) else \
+        done_training = finished(run, a.kimg, a.minutes)
+        state = ("scored" if geometry_current(run) else "scored (old geometry scoring)") if scored(run, a.kimg, a.minutes) else \
             "trained" if done_training else f"at {kimg:.2f} kimg" if has_checkpoint(run) else "new"
         print(f"ablation: {n:40s} {state}")
-        def reached(run=run):                                               # a training stopped by a signal exits 0
+        def reached(run=run, n=n):               # after the training exited 0: at its kimg, its time limit, or a signal
             got = trained_kimg(run)[0]
-            return None if got >= a.kimg - 1e-6 else f"training stopped at {got:.2f} of {a.kimg} kimg; run again to resume"
+            if got >= a.kimg - 1e-6: return None
+            if not a.minutes: return f"training stopped at {got:.2f} of {a.kimg} kimg; run again to resume"
+            (run / TIME_LIMIT).write_text(json.dumps(dict(minutes=a.minutes, kimg=got)))   # this script's own kill never gets here
+            print(f"ablation: {n} reached its {a.minutes:g}-minute limit at {got:.2f} kimg", flush=True)
         train = [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.snapshot_kimg or a.kimg / 4,
                                a.device, a.batch, a.minutes), reached]
         cmds = ([] if done_training else train) + ([] if state == "scored" or a.train_only else
@@ -381,7 +393,7 @@ def main(argv=None):
     rows = []
     for d, c, s in plan:
         run = out / "runs" / name(d, c, s)
-        if not (scored(run, a.kimg) and geometry_current(run)): continue
+        if not (scored(run, a.kimg, a.minutes) and geometry_current(run)): continue
         ev = json.loads((run / "eval.json").read_text())
         scores = next(iter(ev["results"].values()))
         kimg, seconds = trained_kimg(run)

@@ -51,3 +51,13 @@ def test_the_training_command_carries_device_batch_and_time_limit(tmp_path):
     resume = ablation.train_command(fake_run(tmp_path, "r2", [10]), "ablation-eg3d", "synthetic", 1, 8.0, {}, 1.6,
                                     device="cpu", minutes=2.0)
     assert "--resume" in resume and "--minutes" in resume and "--batch" not in resume   # a resumed run keeps its config
+
+
+def test_a_run_stopped_by_its_time_limit_is_finished_not_failed(tmp_path):
+    run = fake_run(tmp_path, "r", [100])
+    (run / "stats.jsonl").write_text('{"step": 100, "kimg": 0.8, "sec_per_step": 1.0}\n')
+    assert not ablation.finished(run, 8.0) and not ablation.finished(run, 8.0, minutes=3.3)
+    (run / ablation.TIME_LIMIT).write_text("{}")
+    assert ablation.finished(run, 8.0, minutes=3.3)          # ended at its --minutes limit: done, scored as it is
+    assert not ablation.finished(run, 8.0)                   # without a time limit it still has kimg to go
+    assert ablation.finished(run, 0.8)
