@@ -129,7 +129,6 @@ def _augment(x, g):
     return x.flip(3) if rng.rand(generator=g) < 0.5 else x
 
 CLASSIFIER_THREADS = 2    # the classifier trains on this many CPU threads wherever it runs (its sums depend on the count)
-
 @contextlib.contextmanager
 def torch_threads(n):
     "Run the block with torch's intra-op thread count set to `n`, then restore it."
@@ -140,8 +139,7 @@ def torch_threads(n):
 def train_depth_classifier(n_per_class=32, views=2, steps=300, seed=0, progress=True, cache=True):
     """The geometry classifier, trained on true shapes (see above), and its accuracy on held-out true shapes; cached in
     `cache_dir()/metrics` by its settings. Trained on `CLASSIFIER_THREADS` threads, so every process trains the same one."""
-    with torch_threads(CLASSIFIER_THREADS):
-        return _train_depth_classifier(n_per_class, views, steps, seed, progress, cache)
+    with torch_threads(CLASSIFIER_THREADS): return _train_depth_classifier(n_per_class, views, steps, seed, progress, cache)
 
 def _train_depth_classifier(n_per_class, views, steps, seed, progress, cache):
     path = cache_dir() / "metrics" / f"depth-classifier-v4-n{n_per_class}-v{views}-s{steps}-seed{seed}.pt"
