@@ -101,10 +101,10 @@ def has_checkpoint(run):
     return run.is_dir() and bool(candidates(run))
 
 
-def train_command(run, config, data, seed, kimg, generator, snapshot_kimg, device="auto", batch=8, minutes=0.0):
+def train_command(run, config, data, seed, kimg, generator, snapshot_kimg, device="auto", batch=8, minutes=0.0, train=None):
     py = [sys.executable, "-m", "geo3d.train", "--quiet", "--device", device] + (["--minutes", str(minutes)] if minutes else [])
     if has_checkpoint(run): return py + ["--resume", str(run), "--kimg", str(kimg)]
-    flags = [f"--{k}={v}" for k, v in generator.items()]
+    flags = [f"--{k}={v}" for k, v in {**generator, **(train or {})}.items()]
     return py + ["--out", str(run), "--overwrite", "--recipe", config, "--data", data, "--seed", str(seed),
                  "--kimg", str(kimg), "--batch", str(batch), "--snapshot_kimg", str(snapshot_kimg), "--log_every", "25",
                  "--keep_checkpoints", "100"] + flags
@@ -270,7 +270,7 @@ def pack(out, dest, names, samples, geometry_samples, device):
                    synthetic_per_class=train.get("synthetic_per_class", 300), resolution=G.cfg.output_resolution,
                    step=step, kimg=round(step * train["batch"] / 1000, 3), batch=train["batch"], train_minutes=round(minutes, 2),
                    seconds=round(time.time() - t0, 1), samples=samples, geometry_samples=geometry_samples, geometry=SCORING,
-                   machine=machine(device), commit=git_commit(), **geo)
+                   machine=machine(device), commit=git_commit(), train_config=train, **geo)
         (dest / f"{run.name}.json").write_text(json.dumps(row, indent=1))
         print(f"ablation: packed {run.name} at step {step} ({row['kimg']} kimg, {row['seconds']} s): {geo}", flush=True)
 
@@ -301,6 +301,15 @@ def unpack(src, out, cifar):
     return packed, rows
 
 
+def common_settings(packed, generator):
+    "What every packed run shares: generator fields (each configuration adds its own) and learning rates and loss."
+    cfgs = [r["train_config"] for r in packed if "train_config" in r]
+    if not cfgs: return dict(generator=dict(preset="tiny", **generator))          # packed before runs recorded their config
+    gen = {k: v for k, v in cfgs[0]["generator"].items() if all(c["generator"].get(k, object()) == v for c in cfgs)}
+    train = {k: cfgs[0][k] for k in ("g_lr", "d_lr", "loss") if all(c[k] == cfgs[0][k] for c in cfgs)}
+    return dict(generator=dict(preset=cfgs[0]["preset"], **gen), train=train)
+
+
 def write_report(report, out, results, n_rows, n_plan):
     for path in [out / "ablation.json"] + ([Path(results)] if results else []):
         tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(report, indent=1) + "\n"); tmp.replace(path)
@@ -316,6 +325,8 @@ def main(argv=None):
     ap.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     ap.add_argument("--kimg", type=float, default=4.0, help="training budget of every run, thousands of real images")
     ap.add_argument("--generator", default=json.dumps(TOY), help="generator fields on top of the tiny preset (JSON)")
+    ap.add_argument("--train", default="{}", help="training fields for every run on top of its recipe (JSON TrainConfig fields), "
+                    "e.g. the laptop recipe's '{\"g_lr\": 0.005, \"d_lr\": 0.004}'")
     ap.add_argument("--samples", type=int, default=1000, help="generated images for FID/KID")
     ap.add_argument("--geometry_samples", type=int, default=100, help="generated objects for the geometry scores")
     ap.add_argument("--cifar", default=str(CIFAR), help="CIFAR-10 JPEG archive or folder (class sub-folders)")
@@ -340,6 +351,12 @@ def main(argv=None):
     if bad: sys.exit(f"ablation: unknown {bad}; configurations are {ABLATION}, data sets synthetic and cifar10")
     try: generator = json.loads(a.generator)
     except json.JSONDecodeError as e: sys.exit(f"ablation: --generator is not JSON ({e})")
+    try: train_fields = json.loads(a.train)
+    except json.JSONDecodeError as e: sys.exit(f"ablation: --train is not JSON ({e})")
+    from dataclasses import fields
+    from geo3d.config import TrainConfig
+    unknown = [k for k in train_fields if k not in {f.name for f in fields(TrainConfig)} or k in ("generator", "loss")]
+    if unknown: sys.exit(f"ablation: --train: {unknown} are not TrainConfig fields (generator fields go in --generator)")
     if a.batch < 1 or a.kimg <= 0 or a.minutes < 0 or a.snapshot_kimg < 0:
         sys.exit("ablation: --batch, --kimg must be positive and --minutes, --snapshot_kimg not negative")
     import torch
@@ -362,7 +379,7 @@ def main(argv=None):
         provenance = dict(machine=first["machine"], scored_on=machine("cpu"), commit=first["commit"],
                           date=time.strftime("%Y-%m-%d %H:%M"),
                           kimg_per_run=(lambda k: k[0] if len(k) == 1 else k)(sorted({r["kimg"] for r in rows})),
-                          batch=first["batch"], generator=dict(preset="tiny", **generator),
+                          batch=first["batch"], **common_settings(packed, generator),
                           eval=dict(samples=first["samples"], geometry_samples=first["geometry_samples"], psi=1.0, seed=0,
                                     geometry=first["geometry"]),
                           note="trained and geometry-scored on the first machine, every run at the largest step all runs "
@@ -383,7 +400,7 @@ def main(argv=None):
             (run / TIME_LIMIT).write_text(json.dumps(dict(minutes=a.minutes, kimg=got)))   # this script's own kill never gets here
             print(f"ablation: {n} reached its {a.minutes:g}-minute limit at {got:.2f} kimg", flush=True)
         train = [train_command(run, c, data_arg.get(d, d), s, a.kimg, generator, a.snapshot_kimg or a.kimg / 4,
-                               a.device, a.batch, a.minutes), reached]
+                               a.device, a.batch, a.minutes, train_fields), reached]
         cmds = ([] if done_training else train) + ([] if state == "scored" or a.train_only else
                                                    [rescore_command(run, a.geometry_samples)] if state.startswith("scored")
                                                    else [eval_command(run, a.samples, a.geometry_samples, device)])
@@ -399,7 +416,7 @@ def main(argv=None):
         kimg, seconds = trained_kimg(run)
         rows.append(table_row(c, d, s, kimg, round(seconds / 60, 2), scores, ev.get("samples")))
     report = dict(provenance=dict(machine=machine(a.device), commit=git_commit(), date=time.strftime("%Y-%m-%d %H:%M"),
-                                  kimg_per_run=a.kimg, batch=a.batch, generator=dict(preset="tiny", **generator),
+                                  kimg_per_run=a.kimg, batch=a.batch, generator=dict(preset="tiny", **generator), train=train_fields,
                                   eval=dict(samples=a.samples, geometry_samples=a.geometry_samples, psi=1.0, seed=0,
                                             geometry=SCORING),
                                   command="python bench/ablation.py " + " ".join(x for x in (argv if argv is not None else sys.argv[1:]) if x != "--dry_run")),

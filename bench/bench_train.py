@@ -9,12 +9,15 @@ Variants: `K=1`; `K=3` (the discriminator's own phase judges one view per fake, 
 all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another geo3d checkout (e.g.
 `git worktree add /tmp/before <commit>`), for before/after figures in the same run. Each variant runs in its own
 process. On a CPU also each process's peak resident memory; `--malloc_defaults` adds K=1 and K=3 of this checkout
-with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`).
+with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`); `--recompute`
+adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes the super-resolution's and D's activations
+in backward instead of keeping them). `--only` picks variants by name; `--profile` prints each variant's top ops.
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
     python bench/bench_train.py --before /tmp/before              # ... and an earlier checkout
     python bench/bench_train.py --preset imagenet256 --batch 8    # the paper's model (GPU; bf16 autocast)
     python bench/bench_train.py --toy                              # the ablation's toy scale (geo3d.ablation.TOY)
+    python bench/bench_train.py --preset imagenet256 --batch 8 --recompute --only K=1,K=3,"K=3 recompute"
 """
 import argparse
 import json
@@ -29,11 +32,12 @@ import time
 import torch
 
 
-def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None):
+def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None, recompute=False):
     from geo3d.train import Trainer
     from geo3d.config import TrainConfig
     cfg = TrainConfig(preset=preset, batch=batch, views=views, switch_kimg=0.0 if views > 1 else -1.0, auto_switch=False,
                       kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed, generator=dict(generator or {}))
+    if recompute: cfg.recompute = True
     if d_all_views is not None: cfg.loss.d_all_views = d_all_views
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
     return Trainer(cfg, out, device=device, progress=False, data=data)
@@ -49,20 +53,33 @@ def timed_steps(tr, n):
     return (time.perf_counter() - t0) / n
 
 
-def child(a, views, all_views, malloc_defaults=False):
+def profile(tr, steps=3, rows=25):
+    "The ops of `steps` training steps by self time on the device (CUDA) or the CPU: where a step's time goes."
+    from torch.profiler import profile as prof, ProfilerActivity
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if tr.device.type == "cuda" else [])
+    with prof(activities=acts) as p:
+        for _ in range(steps): tr.train_step()
+        if tr.device.type == "cuda": torch.cuda.synchronize()
+    key = "self_cuda_time_total" if tr.device.type == "cuda" else "self_cpu_time_total"
+    print(p.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60))
+
+
+def child(a, views, mode):
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
     from geo3d.synthetic import embedded_dataset
     from geo3d.generator import preset
     overrides = json.loads(a.generator)
     data = embedded_dataset(8, preset(a.preset, **overrides).output_resolution, progress=False)   # speed does not depend on its size
-    if malloc_defaults: os.environ["GEO3D_KEEP_CPU_MEMORY"] = "0"      # the training step leaves malloc alone
-    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if all_views else None, generator=overrides)
+    if mode == "malloc": os.environ["GEO3D_KEEP_CPU_MEMORY"] = "0"      # the training step leaves malloc alone
+    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if mode == "all" else None, generator=overrides,
+                      recompute=mode == "recompute")
     tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
     if tr.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
     s = timed_steps(tr, a.steps)
     dev = torch.cuda.get_device_name() if tr.device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     peak = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20          # Linux: KiB
+    if a.profile: profile(tr)
     print(json.dumps(dict(seconds=s, peak_gb=peak, device=dev)))
 
 
@@ -78,11 +95,15 @@ def main():
     p.add_argument("--device", default="auto")
     p.add_argument("--before", metavar="DIR", help="another geo3d checkout: time its K=1 and K=3 steps too")
     p.add_argument("--malloc_defaults", action="store_true", help="also time K=1 and K=3 with glibc's malloc defaults")
+    p.add_argument("--recompute", action="store_true", help="also time K=1 and K=3 with --recompute (the generator phase "
+                   "recomputes the super-resolution's and D's activations in backward: less memory, more time)")
+    p.add_argument("--only", metavar="NAMES", help="time only these variants (comma-separated names as printed, e.g. 'K=1,K=3')")
+    p.add_argument("--profile", action="store_true", help="after timing, print each variant's top ops by self time (torch.profiler)")
     p.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        return child(a, int(a.child[0]), a.child[1] == "all", a.child[1] == "malloc")
+        return child(a, int(a.child[0]), a.child[1])
     if a.toy:
         from geo3d.ablation import TOY
         a.generator = json.dumps(TOY)
@@ -91,20 +112,31 @@ def main():
     variants = {"K=1": (here, 1, "one"), f"K={k}": (here, k, "one"), f"K={k} all": (here, k, "all")}
     if a.malloc_defaults:
         variants.update({"K=1 glibc malloc": (here, 1, "malloc"), f"K={k} glibc malloc": (here, k, "malloc")})
+    if a.recompute:
+        variants.update({"K=1 recompute": (here, 1, "recompute"), f"K={k} recompute": (here, k, "recompute")})
     if a.before:
         if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
             raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")
         before = os.path.abspath(a.before)
         variants.update({"before K=1": (before, 1, "one"), f"before K={k}": (before, k, "one")})
+    if a.only:
+        keep = [v.strip() for v in a.only.split(",")]
+        unknown = [v for v in keep if v not in variants]
+        if unknown: raise SystemExit(f"--only: unknown variant(s) {unknown}; these exist: {list(variants)}")
+        if "K=1" not in keep: keep.insert(0, "K=1")               # every ratio is to a K=1 step
+        variants = {v: variants[v] for v in keep}
     runs = {v: [] for v in variants}
     for _ in range(a.rounds):
         for name, (tree, views, d) in variants.items():
             env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
             cmd = [sys.executable, os.path.abspath(__file__), "--child", str(views), d, "--preset", a.preset,
-                   "--batch", str(a.batch), "--generator", a.generator, "--steps", str(a.steps), "--device", a.device]
+                   "--batch", str(a.batch), "--generator", a.generator, "--steps", str(a.steps), "--device", a.device] + \
+                  (["--profile"] if a.profile else [])
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
             if out.returncode: raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
-            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            lines = out.stdout.strip().splitlines()
+            if a.profile: print(f"{name}: profile of 3 steps\n" + "\n".join(lines[:-1]), flush=True)
+            runs[name].append(json.loads(lines[-1]))
     scale = "" if a.generator == "{}" else f" with {a.generator}"
     print(f"preset {a.preset}{scale}, batch {a.batch}, {runs['K=1'][0]['device']}, {a.steps} steps x {a.rounds} rounds (median)")
     table = {}
@@ -114,9 +146,10 @@ def main():
         peak = max((r["peak_gb"] for r in rs if r["peak_gb"] is not None), default=None)
         table[name] = dict(seconds_per_step=s, images_per_s=a.batch / s, views_per_s=a.batch * views / s,
                            seconds_per_kimg=1000 / a.batch * s, peak_gb=peak)
-        base = table["before K=1" if name.startswith("before") else "K=1 glibc malloc" if "malloc" in name else "K=1"]["seconds_per_step"]
+        base = table.get("before K=1" if name.startswith("before") else "K=1 glibc malloc" if "malloc" in name else "K=1",
+                         table["K=1"])["seconds_per_step"]
         mem = f", peak {peak:.2f} GB" + (" RSS" if "CPU" in rs[0]["device"] else "") if peak is not None else ""
-        print(f"{name:12s} {s:7.3f} s/step, {a.batch / s:6.1f} images/s, {a.batch * views / s:6.1f} views/s, "
+        print(f"{name:14s} {s:7.3f} s/step, {a.batch / s:6.1f} images/s, {a.batch * views / s:6.1f} views/s, "
               f"{1000 / a.batch * s:6.0f} s/kimg{mem}  ({s / base:.2f}x its K=1 step)")
     if a.before:
         for name in ("K=1", f"K={k}"):

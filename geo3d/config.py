@@ -53,6 +53,7 @@ class TrainConfig:
     deterministic_render: bool = False    # constant noise, no sample jitter (runs comparable across process counts)
     bf16: bool = True                     # bf16 autocast on CUDA
     tf32: bool = True                     # TF32 matmuls and convolutions on CUDA
+    recompute: bool = False               # generator phase: recompute super-resolution and D in backward (less memory, more time)
 
     def __post_init__(self):
         if isinstance(self.loss, dict): self.loss = LossConfig(**self.loss)

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 from . import rng
 from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, CAMERA_RADIUS, CAMERA_FOV
 from .decoder import TriplaneDecoder, colour_activation, density_activation, triplane_field
@@ -157,6 +158,7 @@ class TriplaneGenerator(nn.Module):
                                         cfg.sr_channel_base, cfg.sr_channel_max)
         if cfg.background: self.background = FC(cfg.w_dim, cfg.decoder_features * cfg.background ** 2)
         self.deterministic = False      # True: constant noise and fixed samples in training mode too
+        self.recompute = False          # True: the super-resolution's activations are recomputed in backward, not kept
 
     @property
     def device(self): return self.backbone.blocks["b4"].const.device
@@ -229,7 +231,10 @@ class TriplaneGenerator(nn.Module):
             bg = F.interpolate(bg, size=(r, r), mode="bilinear", align_corners=False).repeat_interleave(k, 0)
             feats = feats + (1 - opacity.view(n * k, 1, r, r)) * bg
         raw = feats[:, :3] * 2 - 1
-        image = self.superres(feats, raw, ws[:, -1].repeat_interleave(k, 0), self.noise(noise_mode))
+        sr_args = (feats, raw, ws[:, -1].repeat_interleave(k, 0), self.noise(noise_mode))
+        if self.recompute and torch.is_grad_enabled():    # the same noise again: checkpoint restores the RNG state
+            image = checkpoint(self.superres, *sr_args, use_reentrant=False)
+        else: image = self.superres(*sr_args)
         out = dict(image=image, image_raw=raw, depth=depth.view(n * k, 1, r, r), opacity=opacity.view(n * k, 1, r, r), features=feats)
         return {key: v.view(n, *v.shape[1:]) if single else v.view(n, k, *v.shape[1:]) for key, v in out.items()}
 

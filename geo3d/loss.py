@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 from . import rng
 from .discriminator import real_raw
 
@@ -115,6 +116,7 @@ class GANLoss:
         self.G, self.D, self.cfg = G, D, cfg or LossConfig()
         self.schedule = schedule or MultiViewSchedule(k=1)
         self.kimg = 0.0
+        self.recompute = False      # True: the generator phase recomputes D's activations in backward instead of keeping them
 
     def blur(self):
         "The blur of D's inputs now, in output pixels: sigma_0 * max(0, 1 - kimg / blur_fade_kimg)."
@@ -160,7 +162,7 @@ class GANLoss:
 
     def generator(self, z, c, cams=None, generator=None):
         out, image, raw, cv = self.render(z, c, cams, generator)
-        logits = self.score(image, raw, cv)
+        logits = checkpoint(self.score, image, raw, cv, use_reentrant=False) if self.recompute else self.score(image, raw, cv)
         loss = g_loss(logits)
         return loss, dict(g_loss=loss.item(), views=image.shape[0] // len(z), fake_logit=logits.mean().item(),
                           mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])

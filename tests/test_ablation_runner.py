@@ -61,3 +61,12 @@ def test_a_run_stopped_by_its_time_limit_is_finished_not_failed(tmp_path):
     assert ablation.finished(run, 8.0, minutes=3.3)          # ended at its --minutes limit: done, scored as it is
     assert not ablation.finished(run, 8.0)                   # without a time limit it still has kimg to go
     assert ablation.finished(run, 0.8)
+
+
+def test_training_fields_reach_every_run_and_bad_ones_are_refused(tmp_path):
+    cmd = ablation.train_command(tmp_path / "r", "ablation-eg3d", "synthetic", 0, 8.0, {"background": 2}, 0.8,
+                                 train={"g_lr": 0.005, "d_lr": 0.004})
+    assert {"--background=2", "--g_lr=0.005", "--d_lr=0.004"} <= set(cmd)
+    for bad in ('{"g_lrr": 0.005}', '{"background": 2}', "{g_lr: 1}"):   # a typo, a generator field, not JSON
+        with pytest.raises(SystemExit, match="--train"):
+            ablation.main(["--out", str(tmp_path / "abl"), "--train", bad, "--data", "synthetic", "--dry_run"])
