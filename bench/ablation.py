@@ -48,6 +48,7 @@ CIFAR = ROOT.parent / "shared" / "data" / "cifar10_test_jpeg.tar.gz"
 
 
 def git_commit():
+    if os.environ.get("GEO3D_COMMIT"): return os.environ["GEO3D_COMMIT"]   # set by tools/gpu_session: a device copy's .git may be stale
     try:
         return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()

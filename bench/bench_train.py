@@ -11,7 +11,8 @@ all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another g
 process. On a CPU also each process's peak resident memory; `--malloc_defaults` adds K=1 and K=3 of this checkout
 with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`); `--recompute`
 adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes the super-resolution's and D's activations
-in backward instead of keeping them). `--only` picks variants by name; `--profile` prints each variant's top ops.
+in backward instead of keeping them). `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
+generator and the discriminator phase apart.
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
     python bench/bench_train.py --before /tmp/before              # ... and an earlier checkout
@@ -64,6 +65,23 @@ def profile(tr, steps=3, rows=25):
     print(p.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60))
 
 
+def phase_peaks(tr):
+    """Peak CUDA memory of one generator phase and one discriminator phase (with R1), each measured from its own reset,
+    beside the memory held between them: which phase sets a step's peak."""
+    from geo3d import rng
+    saved = tr.step
+    tr.step = -(-tr.step // tr.cfg.loss.r1_interval) * tr.cfg.loss.r1_interval   # a step with R1 (and the density term)
+    r, g = tr.draw(), rng.step_generator(tr.cfg.seed, tr.step, 1, tr.device)
+    out = {}
+    for name, phase in (("generator phase", tr.generator_phase), ("discriminator phase", tr.discriminator_phase)):
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+        held = torch.cuda.memory_allocated()
+        phase(r, g); torch.cuda.synchronize()
+        out[name] = dict(held_gb=held / 2**30, peak_gb=torch.cuda.max_memory_allocated() / 2**30)
+    tr.step = saved
+    return out
+
+
 def child(a, views, mode):
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
     from geo3d.synthetic import embedded_dataset
@@ -80,7 +98,8 @@ def child(a, views, mode):
     peak = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20          # Linux: KiB
     if a.profile: profile(tr)
-    print(json.dumps(dict(seconds=s, peak_gb=peak, device=dev)))
+    phases = phase_peaks(tr) if a.phases and tr.device.type == "cuda" else None
+    print(json.dumps(dict(seconds=s, peak_gb=peak, device=dev, phases=phases)))
 
 
 def main():
@@ -99,6 +118,7 @@ def main():
                    "recomputes the super-resolution's and D's activations in backward: less memory, more time)")
     p.add_argument("--only", metavar="NAMES", help="time only these variants (comma-separated names as printed, e.g. 'K=1,K=3')")
     p.add_argument("--profile", action="store_true", help="after timing, print each variant's top ops by self time (torch.profiler)")
+    p.add_argument("--phases", action="store_true", help="(CUDA) also the peak memory of each phase of a step with R1")
     p.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -131,7 +151,7 @@ def main():
             env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
             cmd = [sys.executable, os.path.abspath(__file__), "--child", str(views), d, "--preset", a.preset,
                    "--batch", str(a.batch), "--generator", a.generator, "--steps", str(a.steps), "--device", a.device] + \
-                  (["--profile"] if a.profile else [])
+                  (["--profile"] if a.profile else []) + (["--phases"] if a.phases else [])
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
             if out.returncode: raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
             lines = out.stdout.strip().splitlines()
@@ -146,6 +166,10 @@ def main():
         peak = max((r["peak_gb"] for r in rs if r["peak_gb"] is not None), default=None)
         table[name] = dict(seconds_per_step=s, images_per_s=a.batch / s, views_per_s=a.batch * views / s,
                            seconds_per_kimg=1000 / a.batch * s, peak_gb=peak)
+        if rs[-1].get("phases"):
+            table[name]["phases"] = rs[-1]["phases"]
+            print(f"{name:14s} " + "; ".join(f"{k}: peak {v['peak_gb']:.2f} GB (held before it {v['held_gb']:.2f} GB)"
+                                             for k, v in rs[-1]["phases"].items()))
         base = table.get("before K=1" if name.startswith("before") else "K=1 glibc malloc" if "malloc" in name else "K=1",
                          table["K=1"])["seconds_per_step"]
         mem = f", peak {peak:.2f} GB" + (" RSS" if "CPU" in rs[0]["device"] else "") if peak is not None else ""

@@ -70,3 +70,10 @@ def test_training_fields_reach_every_run_and_bad_ones_are_refused(tmp_path):
     for bad in ('{"g_lrr": 0.005}', '{"background": 2}', "{g_lr: 1}"):   # a typo, a generator field, not JSON
         with pytest.raises(SystemExit, match="--train"):
             ablation.main(["--out", str(tmp_path / "abl"), "--train", bad, "--data", "synthetic", "--dry_run"])
+
+
+def test_the_commit_named_by_the_device_session_wins_over_a_stale_git(monkeypatch):
+    monkeypatch.setenv("GEO3D_COMMIT", "abc1234")
+    assert ablation.git_commit() == "abc1234"
+    monkeypatch.delenv("GEO3D_COMMIT")
+    assert ablation.git_commit() not in ("abc1234", "")
