@@ -11,7 +11,8 @@ all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another g
 process. On a CPU also each process's peak resident memory; `--malloc_defaults` adds K=1 and K=3 of this checkout
 with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`); `--recompute`
 adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes the super-resolution's and D's activations
-in backward instead of keeping them). `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
+in backward instead of keeping them); `--forms` adds other forms of the same step (the FIR filters as pools, the
+field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile. `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
 generator and the discriminator phase apart.
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
@@ -83,14 +84,23 @@ def phase_peaks(tr):
 
 
 def child(a, views, mode):
+    knobs = set(mode.split("+"))        # e.g. "one", "recompute", "one+fused+pool"
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
     from geo3d.synthetic import embedded_dataset
     from geo3d.generator import preset
     overrides = json.loads(a.generator)
     data = embedded_dataset(8, preset(a.preset, **overrides).output_resolution, progress=False)   # speed does not depend on its size
-    if mode == "malloc": os.environ["GEO3D_KEEP_CPU_MEMORY"] = "0"      # the training step leaves malloc alone
-    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if mode == "all" else None, generator=overrides,
-                      recompute=mode == "recompute")
+    if "malloc" in knobs: os.environ["GEO3D_KEEP_CPU_MEMORY"] = "0"      # the training step leaves malloc alone
+    if "pool" in knobs:
+        from geo3d.backbone import set_fir_form
+        set_fir_form("pool")
+    tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if "all" in knobs else None, generator=overrides,
+                      recompute="recompute" in knobs)
+    if "fused" in knobs: tr.G.fused = True
+    if "cl" in knobs:                                              # the image networks channels-last (cuDNN's layout)
+        for m in (tr.G.superres, tr.D): m.to(memory_format=torch.channels_last)
+    if "compile" in knobs:     # torch.compile in place (the state dict's names stay); not D: R1 is a double backward
+        for m in (tr.G.backbone, tr.G.superres): m.compile()
     tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
     if tr.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
     s = timed_steps(tr, a.steps)
@@ -98,7 +108,10 @@ def child(a, views, mode):
     peak = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20          # Linux: KiB
     if a.profile: profile(tr)
-    phases = phase_peaks(tr) if a.phases and tr.device.type == "cuda" else None
+    phases = None
+    if a.phases and tr.device.type == "cuda":
+        try: phases = phase_peaks(tr)
+        except Exception as e: phases = dict(error=f"{type(e).__name__}: {e}")   # the timing above still counts
     print(json.dumps(dict(seconds=s, peak_gb=peak, device=dev, phases=phases)))
 
 
@@ -116,6 +129,11 @@ def main():
     p.add_argument("--malloc_defaults", action="store_true", help="also time K=1 and K=3 with glibc's malloc defaults")
     p.add_argument("--recompute", action="store_true", help="also time K=1 and K=3 with --recompute (the generator phase "
                    "recomputes the super-resolution's and D's activations in backward: less memory, more time)")
+    p.add_argument("--forms", action="store_true", help="also time other forms of the same step: 'pool' (the FIR filters "
+                   "as pools and interpolation), 'fused' (the field's fused sampling and decoding pass), 'cl' (super-resolution "
+                   "and D channels-last), and their combinations")
+    p.add_argument("--compile", action="store_true", help="also time K=1 and K=3 with backbone and super-resolution "
+                   "compiled (torch.compile; the compilation happens in the warm-up steps, not timed)")
     p.add_argument("--only", metavar="NAMES", help="time only these variants (comma-separated names as printed, e.g. 'K=1,K=3')")
     p.add_argument("--profile", action="store_true", help="after timing, print each variant's top ops by self time (torch.profiler)")
     p.add_argument("--phases", action="store_true", help="(CUDA) also the peak memory of each phase of a step with R1")
@@ -134,6 +152,12 @@ def main():
         variants.update({"K=1 glibc malloc": (here, 1, "malloc"), f"K={k} glibc malloc": (here, k, "malloc")})
     if a.recompute:
         variants.update({"K=1 recompute": (here, 1, "recompute"), f"K={k} recompute": (here, k, "recompute")})
+    if a.forms:
+        for name, mode in (("pool", "pool"), ("fused", "fused"), ("cl", "cl"), ("pool fused", "pool+fused"),
+                           ("pool fused cl", "pool+fused+cl"), ("fused recompute", "fused+recompute")):
+            variants.update({f"K=1 {name}": (here, 1, "one+" + mode), f"K={k} {name}": (here, k, "one+" + mode)})
+    if a.compile:
+        variants.update({"K=1 compile": (here, 1, "one+compile"), f"K={k} compile": (here, k, "one+compile")})
     if a.before:
         if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
             raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")
@@ -153,14 +177,20 @@ def main():
                    "--batch", str(a.batch), "--generator", a.generator, "--steps", str(a.steps), "--device", a.device] + \
                   (["--profile"] if a.profile else []) + (["--phases"] if a.phases else [])
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
-            if out.returncode: raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+            if out.returncode:
+                if name == "K=1": raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+                print(f"{name} failed (left out):\n{out.stderr[-1500:]}", flush=True)
+                continue
             lines = out.stdout.strip().splitlines()
             if a.profile: print(f"{name}: profile of 3 steps\n" + "\n".join(lines[:-1]), flush=True)
             runs[name].append(json.loads(lines[-1]))
+            r = runs[name][-1]                                  # as it comes, for a run that is cut short
+            print(f"  {name}: {r['seconds']:.3f} s/step" + (f", peak {r['peak_gb']:.2f} GB" if r["peak_gb"] else ""), flush=True)
     scale = "" if a.generator == "{}" else f" with {a.generator}"
     print(f"preset {a.preset}{scale}, batch {a.batch}, {runs['K=1'][0]['device']}, {a.steps} steps x {a.rounds} rounds (median)")
     table = {}
     for name, rs in runs.items():
+        if not rs: continue
         s = statistics.median(r["seconds"] for r in rs)
         views = variants[name][1]
         peak = max((r["peak_gb"] for r in rs if r["peak_gb"] is not None), default=None)
@@ -168,7 +198,8 @@ def main():
                            seconds_per_kimg=1000 / a.batch * s, peak_gb=peak)
         if rs[-1].get("phases"):
             table[name]["phases"] = rs[-1]["phases"]
-            print(f"{name:14s} " + "; ".join(f"{k}: peak {v['peak_gb']:.2f} GB (held before it {v['held_gb']:.2f} GB)"
+            if "error" in rs[-1]["phases"]: print(f"{name:14s} phases: {rs[-1]['phases']['error']}")
+            else: print(f"{name:14s} " + "; ".join(f"{k}: peak {v['peak_gb']:.2f} GB (held before it {v['held_gb']:.2f} GB)"
                                              for k, v in rs[-1]["phases"].items()))
         base = table.get("before K=1" if name.startswith("before") else "K=1 glibc malloc" if "malloc" in name else "K=1",
                          table["K=1"])["seconds_per_step"]

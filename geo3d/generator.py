@@ -159,6 +159,7 @@ class TriplaneGenerator(nn.Module):
         if cfg.background: self.background = FC(cfg.w_dim, cfg.decoder_features * cfg.background ** 2)
         self.deterministic = False      # True: constant noise and fixed samples in training mode too
         self.recompute = False          # True: the super-resolution's activations are recomputed in backward, not kept
+        self.fused = None               # the field's fused sampling-and-decoding pass: None its device's default, True, False
 
     @property
     def device(self): return self.backbone.blocks["b4"].const.device
@@ -193,7 +194,7 @@ class TriplaneGenerator(nn.Module):
 
     def field(self, planes):
         "The renderer's field of `planes`: points `(N, M, 3)` -> raw density `(N, M)`, features `(N, M, C)` (fp32)."
-        field = triplane_field(planes.float(), self.decoder, self.cfg.box, self.cfg.aggregate)
+        field = triplane_field(planes.float(), self.decoder, self.cfg.box, self.cfg.aggregate, self.fused)
         def f(points):
             with torch.autocast(points.device.type, enabled=False):
                 return field(points.float())
