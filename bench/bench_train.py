@@ -34,11 +34,19 @@ import time
 import torch
 
 
+def _own(module):
+    "Whether the imported geo3d (maybe an older checkout, `--before`) has this module itself, not by the installed copy's finder."
+    import geo3d
+    return os.path.isfile(os.path.join(os.path.dirname(geo3d.__file__), module + ".py"))
+
+
 def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None, recompute=False):
     from geo3d.train import Trainer
-    from geo3d.config import TrainConfig
+    if _own("config"): from geo3d.config import TrainConfig
+    else: from geo3d.train import TrainConfig                     # older checkouts
+    extra = dict(generator=dict(generator)) if generator else {}
     cfg = TrainConfig(preset=preset, batch=batch, views=views, switch_kimg=0.0 if views > 1 else -1.0, auto_switch=False,
-                      kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed, generator=dict(generator or {}))
+                      kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed, **extra)
     if recompute: cfg.recompute = True
     if d_all_views is not None: cfg.loss.d_all_views = d_all_views
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
@@ -86,7 +94,8 @@ def phase_peaks(tr):
 def child(a, views, mode):
     knobs = set(mode.split("+"))        # e.g. "one", "recompute", "one+fused+pool"
     os.environ.setdefault("GEO3D_CACHE", os.path.join(tempfile.gettempdir(), "geo3d-bench-cache"))
-    from geo3d.synthetic import embedded_dataset
+    if _own("synthetic"): from geo3d.synthetic import embedded_dataset
+    else: from geo3d.data import embedded_dataset                 # older checkouts
     from geo3d.generator import preset
     overrides = json.loads(a.generator)
     data = embedded_dataset(8, preset(a.preset, **overrides).output_resolution, progress=False)   # speed does not depend on its size
@@ -208,7 +217,7 @@ def main():
               f"{1000 / a.batch * s:6.0f} s/kimg{mem}  ({s / base:.2f}x its K=1 step)")
     if a.before:
         for name in ("K=1", f"K={k}"):
-            print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
+            if "before " + name in table and name in table: print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(preset=a.preset, generator=json.loads(a.generator), batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,

@@ -46,6 +46,9 @@ class TrainStep:
         loss_cfg = replace(cfg.loss, blur_fade_kimg=min(cfg.loss.blur_fade_kimg, cfg.kimg / 10))   # fade within a tenth of the run
         self.loss = GANLoss(self.G, self.D, loss_cfg, self.schedule)
         self.G.recompute = self.loss.recompute = cfg.recompute      # memory for time in the generator phase
+        self.G.fused = True if cfg.fused else None                  # None: the device's default form of the field
+        if cfg.compile:                                           # in place (names stay); after G_ema's copy; not D (R1's double backward)
+            for m in (self.G.backbone, self.G.superres): m.compile()
         self.class_p = torch.from_numpy(np.bincount(data.labels, minlength=data.n_classes) / len(data)).float()
         if world > 1:                                             # identical start on every process
             for t in [*self.G.state_dict().values(), *self.D.state_dict().values(), *self.G_ema.state_dict().values()]:
