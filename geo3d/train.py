@@ -196,6 +196,12 @@ def main(argv=None):
         s = tr.run(minutes=opts.minutes, steps=opts.steps if opts.steps >= 0 else None)
     except KeyboardInterrupt:
         sys.exit(130)
+    except torch.cuda.OutOfMemoryError as e:                   # the message names the fix, and keeps what was saved
+        saved = (tr.out / "checkpoint.safetensors").exists()
+        sys.exit(f"geo3d_train: the GPU ran out of memory at step {tr.step} ({str(e).splitlines()[0]}). A step needs less with "
+                 f"--fused (the field's fused pass: about half of a K-view step), --recompute, or a smaller --batch; "
+                 + (f"continue from the last checkpoint: geo3d_train --resume {tr.out} --fused" if saved
+                    else f"start again: geo3d_train ... --out {tr.out} --overwrite --fused"))
     if tr.rank == 0:
         print(f"geo3d_train: {s['step']} steps, {s['kimg']:.2f} kimg in {s['seconds']} s; views {s['views']}"
               + (f" (switched at {s['switched_at_kimg']:.2f} kimg)" if s["switched_at_kimg"] is not None else ""))
