@@ -12,7 +12,8 @@ process. On a CPU also each process's peak resident memory; `--malloc_defaults` 
 with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`); `--recompute`
 adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes the super-resolution's and D's activations
 in backward instead of keeping them); `--forms` adds other forms of the same step (the FIR filters as pools, the
-field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile. `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
+field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile.
+`--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
 generator and the discriminator phase apart.
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
@@ -40,14 +41,17 @@ def _own(module):
     return os.path.isfile(os.path.join(os.path.dirname(geo3d.__file__), module + ".py"))
 
 
-def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None, recompute=False):
+def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None, recompute=False, fused=False,
+                 compile=False):
     from geo3d.train import Trainer
     if _own("config"): from geo3d.config import TrainConfig
     else: from geo3d.train import TrainConfig                     # older checkouts
     extra = dict(generator=dict(generator)) if generator else {}
     cfg = TrainConfig(preset=preset, batch=batch, views=views, switch_kimg=0.0 if views > 1 else -1.0, auto_switch=False,
                       kimg=1e6, snapshot_kimg=1e6, log_every=10**9, seed=seed, **extra)
-    if recompute: cfg.recompute = True
+    if recompute: cfg.recompute = True                            # as geo3d_train --recompute / --fused / --compile set them
+    if fused: cfg.fused = True
+    if compile: cfg.compile = True
     if d_all_views is not None: cfg.loss.d_all_views = d_all_views
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
     return Trainer(cfg, out, device=device, progress=False, data=data)
@@ -104,12 +108,9 @@ def child(a, views, mode):
         from geo3d.backbone import set_fir_form
         set_fir_form("pool")
     tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if "all" in knobs else None, generator=overrides,
-                      recompute="recompute" in knobs)
-    if "fused" in knobs: tr.G.fused = True
+                      recompute="recompute" in knobs, fused="fused" in knobs, compile="compile" in knobs)
     if "cl" in knobs:                                              # the image networks channels-last (cuDNN's layout)
         for m in (tr.G.superres, tr.D): m.to(memory_format=torch.channels_last)
-    if "compile" in knobs:     # torch.compile in place (the state dict's names stay); not D: R1 is a double backward
-        for m in (tr.G.backbone, tr.G.superres): m.compile()
     tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
     if tr.device.type == "cuda": torch.cuda.reset_peak_memory_stats()
     s = timed_steps(tr, a.steps)
@@ -217,7 +218,8 @@ def main():
               f"{1000 / a.batch * s:6.0f} s/kimg{mem}  ({s / base:.2f}x its K=1 step)")
     if a.before:
         for name in ("K=1", f"K={k}"):
-            if "before " + name in table and name in table: print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
+            if "before " + name in table and name in table:
+                print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(preset=a.preset, generator=json.loads(a.generator), batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,
