@@ -11,7 +11,8 @@ all K views, `--d_all_views`); with `--before DIR` also K=1 and K=3 of another g
 process. On a CPU also each process's peak resident memory; `--malloc_defaults` adds K=1 and K=3 of this checkout
 with glibc's malloc defaults (the training step keeps freed memory: `geo3d.renderer.keep_cpu_memory`); `--recompute`
 adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes the super-resolution's and D's activations
-in backward instead of keeping them); `--forms` adds other forms of the same step (the FIR filters as pools, the
+in backward instead of keeping them); `--reuse` adds K=1 and K=3 with `LossConfig.d_reuse_fakes` (the discriminator's
+phase judges the generator phase's fakes instead of rendering new ones; changes training); `--forms` adds other forms of the same step (the FIR filters as pools, the
 field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile.
 `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
 generator and the discriminator phase apart.
@@ -42,7 +43,7 @@ def _own(module):
 
 
 def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None, recompute=False, fused=False,
-                 compile=False):
+                 compile=False, reuse=False):
     from geo3d.train import Trainer
     if _own("config"): from geo3d.config import TrainConfig
     else: from geo3d.train import TrainConfig                     # older checkouts
@@ -53,6 +54,7 @@ def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, g
     if fused: cfg.fused = True
     if compile: cfg.compile = True
     if d_all_views is not None: cfg.loss.d_all_views = d_all_views
+    if reuse: cfg.loss.d_reuse_fakes = True
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
     return Trainer(cfg, out, device=device, progress=False, data=data)
 
@@ -108,7 +110,8 @@ def child(a, views, mode):
         from geo3d.backbone import set_fir_form
         set_fir_form("pool")
     tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if "all" in knobs else None, generator=overrides,
-                      recompute="recompute" in knobs, fused="fused" in knobs, compile="compile" in knobs)
+                      recompute="recompute" in knobs, fused="fused" in knobs, compile="compile" in knobs,
+                      reuse="reuse" in knobs)
     if "cl" in knobs:                                              # the image networks channels-last (cuDNN's layout)
         for m in (tr.G.superres, tr.D): m.to(memory_format=torch.channels_last)
     tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
@@ -139,6 +142,8 @@ def main():
     p.add_argument("--malloc_defaults", action="store_true", help="also time K=1 and K=3 with glibc's malloc defaults")
     p.add_argument("--recompute", action="store_true", help="also time K=1 and K=3 with --recompute (the generator phase "
                    "recomputes the super-resolution's and D's activations in backward: less memory, more time)")
+    p.add_argument("--reuse", action="store_true", help="also time K=1 and K=3 with --d_reuse_fakes (D's phase judges the "
+                   "generator phase's fakes: no second render; changes training)")
     p.add_argument("--forms", action="store_true", help="also time other forms of the same step: 'pool' (the FIR filters "
                    "as pools and interpolation), 'fused' (the field's fused sampling and decoding pass), 'cl' (super-resolution "
                    "and D channels-last), and their combinations")
@@ -162,6 +167,8 @@ def main():
         variants.update({"K=1 glibc malloc": (here, 1, "malloc"), f"K={k} glibc malloc": (here, k, "malloc")})
     if a.recompute:
         variants.update({"K=1 recompute": (here, 1, "recompute"), f"K={k} recompute": (here, k, "recompute")})
+    if a.reuse:
+        variants.update({"K=1 reuse": (here, 1, "one+reuse"), f"K={k} reuse": (here, k, "one+reuse")})
     if a.forms:
         for name, mode in (("pool", "pool"), ("fused", "fused"), ("cl", "cl"), ("pool fused", "pool+fused"),
                            ("pool fused cl", "pool+fused+cl"), ("fused recompute", "fused+recompute")):
@@ -216,10 +223,11 @@ def main():
         mem = f", peak {peak:.2f} GB" + (" RSS" if "CPU" in rs[0]["device"] else "") if peak is not None else ""
         print(f"{name:14s} {s:7.3f} s/step, {a.batch / s:6.1f} images/s, {a.batch * views / s:6.1f} views/s, "
               f"{1000 / a.batch * s:6.0f} s/kimg{mem}  ({s / base:.2f}x its K=1 step)")
-    if a.before:
-        for name in ("K=1", f"K={k}"):
-            if "before " + name in table and name in table:
-                print(f"speed-up {name} over before: {table['before ' + name]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
+    if a.before:                                                   # every variant of this checkout against the before step of its K
+        for name in table:
+            old = f"before K={variants[name][1]}"
+            if not name.startswith("before") and old in table:
+                print(f"speed-up {name} over {old}: {table[old]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(preset=a.preset, generator=json.loads(a.generator), batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,

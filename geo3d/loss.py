@@ -107,8 +107,8 @@ class LossConfig:
     density_reg_points: int = 1000  # points per object for the density regulariser
     blur_init_sigma: float = -1.0   # initial blur of D's inputs in output pixels; < 0: 10 px per 512 px of output (EG3D)
     blur_fade_kimg: float = 200.0   # the blur fades linearly to 0 over this many kimg (geo3d_train: at most a tenth of the run)
-    d_all_views: bool = False       # D's own phase: False judges one view per fake (as many fakes as reals; the generator
-                                    # phase still renders all K), True judges all K views (K times the fakes and the cost)
+    d_all_views: bool = False       # D's own phase judges all K views of each fake (K times the fakes and the cost), not one
+    d_reuse_fakes: bool = False     # D's own phase judges the generator phase's fakes (detached; no second render), not new ones
 
 class GANLoss:
     "The loss phases of one training step; `kimg` sets the blur, the schedule sets the number of views."
@@ -164,8 +164,12 @@ class GANLoss:
         out, image, raw, cv = self.render(z, c, cams, generator)
         logits = checkpoint(self.score, image, raw, cv, use_reentrant=False) if self.recompute else self.score(image, raw, cv)
         loss = g_loss(logits)
-        return loss, dict(g_loss=loss.item(), views=image.shape[0] // len(z), fake_logit=logits.mean().item(),
-                          mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
+        s = dict(g_loss=loss.item(), views=image.shape[0] // len(z), fake_logit=logits.mean().item(),
+                 mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
+        if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
+            n = len(image) if self.cfg.d_all_views else len(z)
+            s["fakes"] = (image[:n].detach(), raw[:n].detach(), None if cv is None else cv[:n])
+        return loss, s
 
     def density(self, z, c, points=None, generator=None, planes=None):
         "The density regulariser on the objects of `z, c`; `planes`: theirs from the generator phase (no second backbone pass)."
@@ -181,10 +185,13 @@ class GANLoss:
         "The cameras of D's own phase: one view per fake unless `d_all_views`."
         return self.cameras(n, generator, None if self.cfg.d_all_views else 1)
 
-    def fake(self, z, c, cams=None, generator=None):
-        cams = self.d_cameras(len(z), generator) if cams is None else cams
-        with torch.no_grad():
-            out, image, raw, cv = self.render(z, c, cams, generator)
+    def fake(self, z, c, cams=None, generator=None, fakes=None):
+        "D's loss on fakes: `fakes` (images, raw images, classes) from the generator phase, or new renders of `z, c`."
+        if fakes is not None: image, raw, cv = fakes
+        else:
+            cams = self.d_cameras(len(z), generator) if cams is None else cams
+            with torch.no_grad():
+                out, image, raw, cv = self.render(z, c, cams, generator)
         logits = self.score(image, raw, cv)
         loss = F.softplus(logits).mean()
         return loss, dict(d_loss_fake=loss.item(), fake_logit_d=logits.mean().item())

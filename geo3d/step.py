@@ -102,13 +102,13 @@ def generator_phase(self: TrainStep, r, render_gen):
 
 # %% ../nbs/17_step.ipynb #0013318f
 @patch
-def discriminator_phase(self: TrainStep, r, render_gen):
-    "One Adam step of D on the logistic loss (+ R1 every `r1_interval` steps); stats."
+def discriminator_phase(self: TrainStep, r, render_gen, fakes=None):
+    "One Adam step of D on the logistic loss (+ R1 every `r1_interval` steps); stats. `fakes`: the generator phase's."
     real, c_real = self.data.batch(r["real"].numpy(), self.device)
     if self.cfg.mirror: real = torch.where(r["flip"].to(self.device)[:, None, None, None], real.flip(-1), real)
     self.G.requires_grad_(False); self.D.requires_grad_(True)
     with self._autocast():
-        loss_f, s = self.loss.fake(r["z_d"].to(self.device), r["c_d"].to(self.device), r["cams_d"], render_gen)
+        loss_f, s = self.loss.fake(r["z_d"].to(self.device), r["c_d"].to(self.device), r["cams_d"], render_gen, fakes)
         loss_r, sr = self.loss.real(real, c_real, r1=self.step % self.cfg.loss.r1_interval == 0)
     s.update(sr, real_mean_colours=real.detach().float().mean((-2, -1)))   # the real batch's colours, for the indicator
     self.opt_d.zero_grad(set_to_none=True)
@@ -140,7 +140,7 @@ def train_step(self: TrainStep):
     render_gen = rng.step_generator(self.cfg.seed, self.step, 1 + self.rank, self.device)   # sample jitter, on the device
     stats = self.generator_phase(r, render_gen)
     mean_colours = stats.pop("mean_colours")
-    stats.update(self.discriminator_phase(r, render_gen))
+    stats.update(self.discriminator_phase(r, render_gen, stats.pop("fakes", None)))
     real_colours = stats.pop("real_mean_colours")
     update_ema(self.G_ema, self.G, self.ema_beta())
     self.step += 1; self.nimg += self.cfg.batch
