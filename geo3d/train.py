@@ -192,6 +192,8 @@ def main(argv=None):
         print(f"geo3d_train: {tr.G.cfg.n_classes} classes, {len(tr.data)} images at {tr.data.resolution}px, preset {tr.cfg.preset}"
               f"{' ' + json.dumps(tr.cfg.generator) if tr.cfg.generator else ''}, batch {tr.cfg.batch} on {tr.world} process(es), "
               f"device {tr.device}")
+        if tr.cfg.compile: print("geo3d_train: --compile: the first steps compile the backbone and the super-resolution "
+                                 "(about 2 minutes for the paper's model on a GPU); the pace shows after them")
     try:
         s = tr.run(minutes=opts.minutes, steps=opts.steps if opts.steps >= 0 else None)
     except KeyboardInterrupt:
