@@ -355,9 +355,10 @@ def main(argv=None):
     try: train_fields = json.loads(a.train)
     except json.JSONDecodeError as e: sys.exit(f"ablation: --train is not JSON ({e})")
     from dataclasses import fields
-    from geo3d.config import TrainConfig
-    unknown = [k for k in train_fields if k not in {f.name for f in fields(TrainConfig)} or k in ("generator", "loss")]
-    if unknown: sys.exit(f"ablation: --train: {unknown} are not TrainConfig fields (generator fields go in --generator)")
+    from geo3d.config import TrainConfig, LOSS_FIELDS
+    known = ({f.name for f in fields(TrainConfig)} | LOSS_FIELDS) - {"generator", "loss"}      # loss fields flat, as on the CLI
+    unknown = [k for k in train_fields if k not in known]
+    if unknown: sys.exit(f"ablation: --train: {unknown} are neither TrainConfig nor loss fields (generator fields go in --generator)")
     if a.batch < 1 or a.kimg <= 0 or a.minutes < 0 or a.snapshot_kimg < 0:
         sys.exit("ablation: --batch, --kimg must be positive and --minutes, --snapshot_kimg not negative")
     import torch
