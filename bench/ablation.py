@@ -39,8 +39,8 @@ import tarfile
 import time
 from pathlib import Path
 
-from geo3d.ablation import SCORES, TOY, summarise, format_table
-from geo3d.config import ABLATION
+from geo3d.ablation import SCORES, summarise, format_table
+from geo3d.config import ABLATION, TOY
 from geo3d.geometry import SCORING
 
 ROOT = Path(__file__).resolve().parent.parent

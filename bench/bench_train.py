@@ -158,7 +158,7 @@ def main():
     if a.child:
         return child(a, int(a.child[0]), a.child[1])
     if a.toy:
-        from geo3d.ablation import TOY
+        from geo3d.config import TOY
         a.generator = json.dumps(TOY)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     k = a.views

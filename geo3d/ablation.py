@@ -7,9 +7,7 @@ __all__ = ['PAPER_TABLE2', 'LABELS', 'SCORES', 'SCORE_LABELS', 'summarise', 'for
            'plot_geometry_curve', 'plot_switch']
 
 # %% ../nbs/24_ablation.ipynb #ca1a0c07
-import json
 import statistics
-from pathlib import Path
 from .config import ABLATION
 
 # %% ../nbs/24_ablation.ipynb #b9264d04
@@ -17,7 +15,6 @@ PAPER_TABLE2 = {"ablation-eg3d": dict(fid=70.93, kid=0.051), "ablation-decoder":
                 "ablation-backbone": dict(fid=53.10, kid=0.041), "ablation-multiview": dict(fid=47.06, kid=0.038)}
 LABELS = {"ablation-eg3d": "EG3D layout", "ablation-decoder": "+ decoder", "ablation-backbone": "+ backbone",
           "ablation-multiview": "+ multi-view"}
-from .config import TOY      # the toy scale (geo3d.config), on top of `tiny`
 SCORES = ["fid", "kid", "nfs", "backdrop", "geometry_accuracy"]
 SCORE_LABELS = dict(fid="FID (lower)", kid="KID (lower)", nfs="non-flatness", backdrop="backdrop mass (lower)",
                     geometry_accuracy="geometry accuracy (higher)")

@@ -146,5 +146,5 @@ def prepare_run_folder(out, overwrite=False, remove=True):
             p = out / name
             if p.is_dir(): shutil.rmtree(p)
             elif p.exists(): p.unlink()
-        for p in out.glob(f"*.tmp-*"): p.unlink()
+        for p in out.glob("*.tmp-*"): p.unlink()
     return out
