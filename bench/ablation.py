@@ -15,6 +15,7 @@ Rows (geo3d.config.ABLATION, the paper's Table 2 from top to bottom):
     python bench/ablation.py --out runs/ablation --jobs 2       # run (or resume) everything, two runs side by side
     python bench/ablation.py --data synthetic --seeds 0         # a part of it
     python bench/ablation.py --score_only                       # score what has trained, start no training
+    python bench/ablation.py --base laptop                      # every configuration on the laptop recipe's settings
 
 On a GPU machine without the Inception weights (the lent device machine: 16 toy runs share one GPU, each stopped by a
 time limit, all compared at the largest checkpoint step every run kept; FID/KID then computed where the weights are):
@@ -327,7 +328,9 @@ def main(argv=None):
     ap.add_argument("--kimg", type=float, default=4.0, help="training budget of every run, thousands of real images")
     ap.add_argument("--generator", default=json.dumps(TOY), help="generator fields on top of the tiny preset (JSON)")
     ap.add_argument("--train", default="{}", help="training fields for every run on top of its recipe (JSON TrainConfig fields), "
-                    "e.g. the laptop recipe's '{\"g_lr\": 0.005, \"d_lr\": 0.004}'")
+                    "e.g. '{\"r1_gamma\": 2}'")
+    ap.add_argument("--base", default="", help="a recipe (e.g. laptop) whose settings every run starts from: its generator and "
+                    "training fields, not its views or switch (each configuration's own); --generator and --train go on top")
     ap.add_argument("--samples", type=int, default=1000, help="generated images for FID/KID")
     ap.add_argument("--geometry_samples", type=int, default=100, help="generated objects for the geometry scores")
     ap.add_argument("--cifar", default=str(CIFAR), help="CIFAR-10 JPEG archive or folder (class sub-folders)")
@@ -359,6 +362,12 @@ def main(argv=None):
     known = ({f.name for f in fields(TrainConfig)} | LOSS_FIELDS) - {"generator", "loss"}      # loss fields flat, as on the CLI
     unknown = [k for k in train_fields if k not in known]
     if unknown: sys.exit(f"ablation: --train: {unknown} are neither TrainConfig nor loss fields (generator fields go in --generator)")
+    if a.base:
+        from geo3d.config import recipe_changes
+        try: base_gen, base_train = recipe_changes(a.base)
+        except ValueError as e: sys.exit(f"ablation: --base: {e}")
+        generator = {**base_gen, **generator}
+        train_fields = {**{k: v for k, v in base_train.items() if k not in ("views", "switch_kimg", "auto_switch")}, **train_fields}
     if a.batch < 1 or a.kimg <= 0 or a.minutes < 0 or a.snapshot_kimg < 0:
         sys.exit("ablation: --batch, --kimg must be positive and --minutes, --snapshot_kimg not negative")
     import torch

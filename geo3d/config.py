@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['GENERATOR_FIELDS', 'LOSS_FIELDS', 'EG3D_LAYOUT', 'TOY', 'RECIPES', 'ABLATION', 'RESUMABLE', 'ABLATION_EPILOG',
-           'TrainConfig', 'recipe', 'RunOptions', 'resumed_config', 'parse_bool', 'add_fields', 'train_parser',
-           'parse_train_args']
+           'TrainConfig', 'recipe', 'recipe_changes', 'RunOptions', 'resumed_config', 'parse_bool', 'add_fields',
+           'train_parser', 'parse_train_args']
 
 # %% ../nbs/15_config.ipynb #c4c8cc6e
 import argparse
@@ -115,6 +115,12 @@ def recipe(name, **changes):
     "A copy of the named recipe with `changes` applied (TrainConfig fields)."
     if name not in RECIPES: raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
     return TrainConfig.from_dict({**asdict(RECIPES[name]), **changes})
+
+def recipe_changes(name):
+    "`(generator, train)`: what the named recipe changes from the defaults, as flags would (loss fields flat in `train`)."
+    r, d = asdict(recipe(name)), asdict(TrainConfig())
+    train = {k: v for k, v in r.items() if k not in ("generator", "loss") and v != d[k]}
+    return dict(r["generator"]), {**train, **{k: v for k, v in r["loss"].items() if v != d["loss"][k]}}
 
 # %% ../nbs/15_config.ipynb #ef447bb5
 @dataclass

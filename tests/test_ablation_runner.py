@@ -77,3 +77,17 @@ def test_the_commit_named_by_the_device_session_wins_over_a_stale_git(monkeypatc
     assert ablation.git_commit() == "abc1234"
     monkeypatch.delenv("GEO3D_COMMIT")
     assert ablation.git_commit() not in ("abc1234", "")
+
+
+def test_a_base_recipe_reaches_every_run_but_not_its_views_or_switch(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(ablation, "train_command", lambda *args: seen.append((args[1], args[5], args[-1])) or [])
+    ablation.main(["--out", str(tmp_path / "abl"), "--base", "laptop", "--train", '{"g_lr": 0.001}', "--data", "synthetic",
+                   "--seeds", "0", "--dry_run"])
+    assert sorted(c for c, _, _ in seen) == sorted(ablation.ABLATION)
+    for config, gen, train in seen:
+        assert gen["background"] == 2 and gen["render_resolution"] == 16, gen
+        assert train["g_lr"] == 0.001 and train["d_lr"] == 0.004 and train["d_reuse_fakes"] is True, train   # --train on top
+        assert not {"views", "switch_kimg", "auto_switch"} & set(train), train      # each configuration keeps its own
+    with pytest.raises(SystemExit, match="unknown recipe 'nope'"):
+        ablation.main(["--out", str(tmp_path / "abl"), "--base", "nope", "--data", "synthetic", "--dry_run"])
