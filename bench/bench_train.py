@@ -13,14 +13,15 @@ with glibc's malloc defaults (the training step keeps freed memory: `geo3d.rende
 adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes the super-resolution's and D's activations
 in backward instead of keeping them); `--reuse` adds K=1 and K=3 with `LossConfig.d_reuse_fakes` (the discriminator's
 phase judges the generator phase's fakes instead of rendering new ones; changes training); `--forms` adds other forms of the same step (the FIR filters as pools, the
-field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile.
+field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile (with `--reuse
+--forms` also `reuse cl` and `reuse compile cl`: the CPU's savings together).
 `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
 generator and the discriminator phase apart.
 
     python bench/bench_train.py                                   # tiny preset, CPU, batch 8
     python bench/bench_train.py --before /tmp/before              # ... and an earlier checkout
     python bench/bench_train.py --preset imagenet256 --batch 8    # the paper's model (GPU; bf16 autocast)
-    python bench/bench_train.py --toy                              # the ablation's toy scale (geo3d.ablation.TOY)
+    python bench/bench_train.py --toy                              # the ablation's toy scale (geo3d.config.TOY)
     python bench/bench_train.py --preset imagenet256 --batch 8 --recompute --only K=1,K=3,"K=3 recompute"
 """
 import argparse
@@ -133,7 +134,7 @@ def main():
     p.add_argument("--preset", default="tiny")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--generator", default="{}", metavar="JSON", help="generator fields that differ from the preset")
-    p.add_argument("--toy", action="store_true", help="the ablation's toy scale: --generator set to geo3d.ablation.TOY")
+    p.add_argument("--toy", action="store_true", help="the ablation's toy scale: --generator set to geo3d.config.TOY")
     p.add_argument("--views", type=int, default=3, help="K for the multi-view variants")
     p.add_argument("--steps", type=int, default=16, help="timed steps per round (a multiple of the R1 interval 16 is fair)")
     p.add_argument("--rounds", type=int, default=2)
@@ -148,7 +149,8 @@ def main():
                    "as pools and interpolation), 'fused' (the field's fused sampling and decoding pass), 'cl' (super-resolution "
                    "and D channels-last), and their combinations")
     p.add_argument("--compile", action="store_true", help="also time K=1 and K=3 with backbone and super-resolution "
-                   "compiled (torch.compile; the compilation happens in the warm-up steps, not timed)")
+                   "compiled (torch.compile; the compilation happens in the warm-up steps, not timed); with --reuse and --forms "
+                   "also 'reuse cl' and 'reuse compile cl', the CPU's savings together")
     p.add_argument("--only", metavar="NAMES", help="time only these variants (comma-separated names as printed, e.g. 'K=1,K=3')")
     p.add_argument("--profile", action="store_true", help="after timing, print each variant's top ops by self time (torch.profiler)")
     p.add_argument("--phases", action="store_true", help="(CUDA) also the peak memory of each phase of a step with R1")
@@ -175,6 +177,10 @@ def main():
             variants.update({f"K=1 {name}": (here, 1, "one+" + mode), f"K={k} {name}": (here, k, "one+" + mode)})
     if a.compile:
         variants.update({"K=1 compile": (here, 1, "one+compile"), f"K={k} compile": (here, k, "one+compile")})
+        if a.reuse and a.forms:                                    # the three that each saved time on a CPU, together
+            variants.update({"K=1 reuse cl": (here, 1, "one+reuse+cl"), f"K={k} reuse cl": (here, k, "one+reuse+cl"),
+                             "K=1 reuse compile cl": (here, 1, "one+reuse+compile+cl"),
+                             f"K={k} reuse compile cl": (here, k, "one+reuse+compile+cl")})
     if a.before:
         if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
             raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")
