@@ -8,6 +8,7 @@ training minutes of each checkpoint.
     python bench/learn3d.py runs/tiny --picture objects.png                            # ... and what the scores see
     python bench/learn3d.py runs/probe --kimg 4,8 --objects 200                        # only the checkpoints nearest 4 and 8 kimg, and the last
     python bench/learn3d.py runs/tiny --bands                                          # ... and the last one's accuracy by camera elevation
+    python bench/learn3d.py runs/tiny --average 4,8                                    # ... and the mean generator of the last 4 and 8 kimg
 
 Only runs on the embedded synthetic set have geometry accuracy (its classifier knows the synthetic classes).
 """
@@ -101,6 +102,16 @@ def band_accuracy(G, clf, n=200, seed=1):
     return out
 
 
+def averaged_generator(paths):
+    "The generator whose weights are the mean of the checkpoints' (their EMA generators): a stand-in for a longer EMA."
+    from geo3d.checkpoint import load_generator
+    G = load_generator(paths[-1])
+    states = [load_generator(p).state_dict() for p in paths]
+    G.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype) if v.is_floating_point() else v
+                       for k, v in states[-1].items()})
+    return G
+
+
 def nearest_checkpoints(pairs, kimg, run):
     "The kept checkpoints (sorted by step) nearest each of the comma-separated `kimg`, and the last one."
     from geo3d.checkpoint import checkpoint_step
@@ -120,6 +131,8 @@ def main(argv=None):
     ap.add_argument("--kimg", default="", help="score only the kept checkpoints nearest these kimg (comma-separated) and the last")
     ap.add_argument("--json", default="", help="write the results here")
     ap.add_argument("--picture", default="", help="save what the scores see of the last checkpoint here (PNG)")
+    ap.add_argument("--average", default="", help="also score the mean weights of the checkpoints of the last N kimg, for each "
+                    "comma-separated N (what a longer EMA would give)")
     ap.add_argument("--bands", action="store_true", help="also the last checkpoint's geometry accuracy by camera elevation band, beside the truth's")
     a = ap.parse_args(argv)
     from geo3d.checkpoint import candidates, checkpoint_step, load_generator, read_checkpoint
@@ -129,6 +142,9 @@ def main(argv=None):
     pairs = candidates(run) if run.is_dir() else []
     if not pairs: sys.exit(f"learn3d: no checkpoint in {run}: give a geo3d_train run folder")
     pairs = sorted(pairs, key=lambda p: checkpoint_step(p[0]) or -1)
+    every = pairs
+    try: spans = [float(k) for k in a.average.split(",") if k.strip()]
+    except ValueError: sys.exit(f"learn3d: --average takes kimg spans separated by commas, e.g. 4,8; got {a.average!r}")
     if a.kimg: pairs = nearest_checkpoints(pairs, a.kimg, run)
     clf, held_out = train_depth_classifier(progress=True)
     bars = geometry_thresholds(control_table(clf))
@@ -150,6 +166,14 @@ def main(argv=None):
             f"{k} {v:.3f}{'' if row['passes'].get(k, True) else ' (fails)'}" for k, v in s.items()), flush=True)
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
+    averages = []
+    for span in spans:
+        batch = json.loads(read_checkpoint(every[-1][0])[1].get("train_config", "{}")).get("batch", 8)
+        end = checkpoint_step(every[-1][0])
+        use = [p for p, _ in every if (end - (checkpoint_step(p) or 0)) * batch / 1000 <= span + 1e-9]
+        s = geometry_metrics(averaged_generator(use), n=a.objects, classifier=clf)
+        averages.append(dict(last_kimg=span, checkpoints=len(use), **{k: round(v, 4) for k, v in s.items()}))
+        print(f"mean of the last {span:g} kimg ({len(use)} checkpoints): " + "  ".join(f"{k} {v:.3f}" for k, v in s.items()), flush=True)
     bands = None
     last = load_generator(pairs[-1][0]) if a.bands or a.picture else None          # one load for both
     if a.bands:
@@ -172,7 +196,7 @@ def main(argv=None):
                                       machine=machine(),
                                       train=cfg.get("train"), generator=cfg.get("generator")),
                       thresholds={k: dict(threshold=round(t, 4), higher_is_better=up) for k, (t, up) in bars.items()},
-                      classifier_held_out_accuracy=held_out, checkpoints=rows,
+                      classifier_held_out_accuracy=held_out, checkpoints=rows, **(dict(averages=averages) if averages else {}),
                       **(dict(bands=dict(elevations=BANDS, last_checkpoint=bands)) if bands else {}))
         Path(a.json).write_text(json.dumps(report, indent=1) + "\n")
         print(f"learn3d: wrote {a.json}")
