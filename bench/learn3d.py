@@ -105,8 +105,9 @@ def band_accuracy(G, clf, n=200, seed=1):
 def averaged_generator(paths):
     "The generator whose weights are the mean of the checkpoints' (their EMA generators): a stand-in for a longer EMA."
     from geo3d.checkpoint import load_generator
-    G = load_generator(paths[-1])
-    states = [load_generator(p).state_dict() for p in paths]
+    states = [load_generator(p).state_dict() for p in paths[:-1]]
+    G = load_generator(paths[-1])                                  # the last one's generator takes the mean
+    states.append(G.state_dict())
     G.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).to(v.dtype) if v.is_floating_point() else v
                        for k, v in states[-1].items()})
     return G
@@ -166,10 +167,9 @@ def main(argv=None):
             f"{k} {v:.3f}{'' if row['passes'].get(k, True) else ' (fails)'}" for k, v in s.items()), flush=True)
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
-    averages = []
+    averages, end = [], checkpoint_step(every[-1][0])
+    batch = json.loads(read_checkpoint(every[-1][0])[1].get("train_config", "{}")).get("batch", 8) if spans else 8
     for span in spans:
-        batch = json.loads(read_checkpoint(every[-1][0])[1].get("train_config", "{}")).get("batch", 8)
-        end = checkpoint_step(every[-1][0])
         use = [p for p, _ in every if (end - (checkpoint_step(p) or 0)) * batch / 1000 <= span + 1e-9]
         s = geometry_metrics(averaged_generator(use), n=a.objects, classifier=clf)
         averages.append(dict(last_kimg=span, checkpoints=len(use), **{k: round(v, 4) for k, v in s.items()}))
