@@ -113,15 +113,27 @@ def averaged_generator(paths):
     return G
 
 
-def nearest_checkpoints(pairs, kimg, run):
-    "The kept checkpoints (sorted by step) nearest each of the comma-separated `kimg`, and the last one."
+def run_batch(run, last):
+    "The run's batch (one for all its checkpoints: a resumed run keeps it): the `last` checkpoint's, else config.json's, else 8."
+    from geo3d.checkpoint import read_checkpoint
+    batch = json.loads(read_checkpoint(last)[1].get("train_config", "{}")).get("batch")
+    cfg = run / "config.json"
+    if batch is None and cfg.exists(): batch = json.loads(cfg.read_text()).get("train", {}).get("batch")
+    return batch or 8
+
+
+def kimg_at(path, batch):
+    "The kimg a checkpoint was saved at: its step x the run's batch."
     from geo3d.checkpoint import checkpoint_step
+    return (checkpoint_step(path) or 0) * batch / 1000
+
+
+def nearest_checkpoints(pairs, kimg, batch):
+    "The kept checkpoints (sorted by step) nearest each of the comma-separated `kimg`, and the last one."
     try: want = [float(k) for k in kimg.split(",")]
     except ValueError: sys.exit(f"learn3d: --kimg takes numbers separated by commas, e.g. 4,8,16; got {kimg!r}")
-    cfg = run / "config.json"
-    batch = json.loads(cfg.read_text())["train"]["batch"] if cfg.exists() else 8
-    steps = [checkpoint_step(p[0]) or 0 for p in pairs]
-    keep = {min(range(len(pairs)), key=lambda i: abs(steps[i] * batch / 1000 - k)) for k in want} | {len(pairs) - 1}
+    at = [kimg_at(p, batch) for p, _ in pairs]
+    keep = {min(range(len(pairs)), key=lambda i: abs(at[i] - k)) for k in want} | {len(pairs) - 1}
     return [pairs[i] for i in sorted(keep)]
 
 
@@ -136,7 +148,7 @@ def main(argv=None):
                     "comma-separated N (what a longer EMA would give)")
     ap.add_argument("--bands", action="store_true", help="also the last checkpoint's geometry accuracy by camera elevation band, beside the truth's")
     a = ap.parse_args(argv)
-    from geo3d.checkpoint import candidates, checkpoint_step, load_generator, read_checkpoint
+    from geo3d.checkpoint import candidates, checkpoint_step, load_generator
     from geo3d.geometry import geometry_metrics, train_depth_classifier, control_table, geometry_thresholds, passes
     from geo3d.synthetic import CLASS_NAMES
     run = Path(a.run)
@@ -146,7 +158,8 @@ def main(argv=None):
     every = pairs
     try: spans = [float(k) for k in a.average.split(",") if k.strip()]
     except ValueError: sys.exit(f"learn3d: --average takes kimg spans separated by commas, e.g. 4,8; got {a.average!r}")
-    if a.kimg: pairs = nearest_checkpoints(pairs, a.kimg, run)
+    batch = run_batch(run, pairs[-1][0])
+    if a.kimg: pairs = nearest_checkpoints(pairs, a.kimg, batch)
     clf, held_out = train_depth_classifier(progress=True)
     bars = geometry_thresholds(control_table(clf))
     minutes = checkpoint_minutes(run)
@@ -158,7 +171,7 @@ def main(argv=None):
             sys.exit(f"learn3d: {path} was not trained on the embedded synthetic set: geometry accuracy needs its classes")
         t0 = time.time()
         s = geometry_metrics(G, n=a.objects, classifier=clf)
-        kimg = step * json.loads(read_checkpoint(path)[1].get("train_config", "{}")).get("batch", 8) / 1000
+        kimg = kimg_at(path, batch)
         mins = minutes.get(step, max([m for k, m in minutes.items() if k <= step], default=0.0))
         row = dict(checkpoint=str(path), step=step, kimg=round(kimg, 3), train_minutes=round(mins, 1),
                    **{k: round(v, 4) for k, v in s.items()}, passes=passes(s, bars), seconds=round(time.time() - t0, 1))
@@ -167,10 +180,9 @@ def main(argv=None):
             f"{k} {v:.3f}{'' if row['passes'].get(k, True) else ' (fails)'}" for k, v in s.items()), flush=True)
     print("pass marks: " + ", ".join(f"{k} {'>=' if up else '<='} {t:.3f}" for k, (t, up) in bars.items())
           + f" (geometry classifier's held-out accuracy on true shapes: {held_out:.2f})")
-    averages, end = [], checkpoint_step(every[-1][0])
-    batch = json.loads(read_checkpoint(every[-1][0])[1].get("train_config", "{}")).get("batch", 8) if spans else 8
+    averages, end = [], kimg_at(every[-1][0], batch)
     for span in spans:
-        use = [p for p, _ in every if (end - (checkpoint_step(p) or 0)) * batch / 1000 <= span + 1e-9]
+        use = [p for p, _ in every if end - kimg_at(p, batch) <= span + 1e-9]
         s = geometry_metrics(averaged_generator(use), n=a.objects, classifier=clf)
         averages.append(dict(last_kimg=span, checkpoints=len(use), **{k: round(v, 4) for k, v in s.items()}))
         print(f"mean of the last {span:g} kimg ({len(use)} checkpoints): " + "  ".join(f"{k} {v:.3f}" for k, v in s.items()), flush=True)

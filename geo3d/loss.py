@@ -16,9 +16,14 @@ from . import rng
 from .discriminator import real_raw
 
 # %% ../nbs/08_loss.ipynb #45b89b4c
-def g_loss(fake_logits):
-    "Non-saturating generator loss: mean softplus(-l) over every element (all K views)."
-    return F.softplus(-fake_logits).mean()
+def g_loss(fake_logits, views=1, best_view=0.0):
+    """Non-saturating generator loss softplus(-l), averaged over every element (all K views); with `best_view` b > 0 and
+    logits view-major `(views * N,)`, each object's `views` losses are first combined by a soft minimum,
+    -log(mean_k exp(-b loss_k)) / b (b -> 0: their mean, b -> inf: the best view's)."""
+    loss = F.softplus(-fake_logits.flatten())
+    if best_view <= 0 or views == 1: return loss.mean()
+    loss = loss.view(views, -1)
+    return -(torch.logsumexp(-best_view * loss, 0) - math.log(views)).div(best_view).mean()
 
 def d_loss(real_logits, fake_logits):
     "Logistic discriminator loss: softplus(l_fake) + softplus(-l_real), each averaged."
@@ -109,6 +114,7 @@ class LossConfig:
     blur_fade_kimg: float = 200.0   # the blur fades linearly to 0 over this many kimg (geo3d_train: at most a tenth of the run)
     d_all_views: bool = False       # D's own phase judges all K views of each fake (K times the fakes and the cost), not one
     d_reuse_fakes: bool = False     # D's own phase judges the generator phase's fakes (detached; no second render), not new ones
+    best_view: float = 0.0          # G's K views: 0 averages their losses (the paper); b > 0 weights each object's by softmax(-b * loss)
 
 class GANLoss:
     "The loss phases of one training step; `kimg` sets the blur, the schedule sets the number of views."
@@ -163,7 +169,7 @@ class GANLoss:
     def generator(self, z, c, cams=None, generator=None):
         out, image, raw, cv = self.render(z, c, cams, generator)
         logits = checkpoint(self.score, image, raw, cv, use_reentrant=False) if self.recompute else self.score(image, raw, cv)
-        loss = g_loss(logits)
+        loss = g_loss(logits, image.shape[0] // len(z), self.cfg.best_view)
         s = dict(g_loss=loss.item(), views=image.shape[0] // len(z), fake_logit=logits.mean().item(),
                  mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
         if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
