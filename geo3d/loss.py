@@ -116,6 +116,13 @@ class LossConfig:
     d_reuse_fakes: bool = False     # D's own phase judges the generator phase's fakes (detached; no second render), not new ones
     best_view: float = 0.0          # G's K views: 0 averages their losses (the paper); b > 0 weights each object's by softmax(-b * loss)
 
+    def __post_init__(self):
+        rules = dict(r1_gamma=(0, ">= 0"), r1_interval=(1, ">= 1"), density_reg=(0, ">= 0"), density_reg_interval=(1, ">= 1"),
+                     density_reg_points=(1, ">= 1"), blur_fade_kimg=(0, ">= 0"), best_view=(0, ">= 0 (0: the mean of the views)"))
+        for name, (low, rule) in rules.items():
+            if getattr(self, name) < low: raise ValueError(f"LossConfig: {name} must be {rule}, got {getattr(self, name)!r}")
+        if self.density_reg_eps <= 0: raise ValueError(f"LossConfig: density_reg_eps must be > 0, got {self.density_reg_eps!r}")
+
 class GANLoss:
     "The loss phases of one training step; `kimg` sets the blur, the schedule sets the number of views."
     def __init__(self, G, D, cfg=None, schedule=None):
