@@ -330,7 +330,7 @@ def main(argv=None):
     ap.add_argument("--train", default="{}", help="training fields for every run on top of its recipe (JSON TrainConfig fields), "
                     "e.g. '{\"r1_gamma\": 2}'")
     ap.add_argument("--base", default="", help="a recipe (e.g. laptop) whose settings every run starts from: its generator and "
-                    "training fields, not its views or switch (each configuration's own); --generator and --train go on top")
+                    "training fields, not its views, switch or best_view (each configuration's own); --generator and --train go on top")
     ap.add_argument("--samples", type=int, default=1000, help="generated images for FID/KID")
     ap.add_argument("--geometry_samples", type=int, default=100, help="generated objects for the geometry scores")
     ap.add_argument("--cifar", default=str(CIFAR), help="CIFAR-10 JPEG archive or folder (class sub-folders)")
@@ -367,7 +367,9 @@ def main(argv=None):
         try: base_gen, base_train = recipe_changes(a.base)
         except ValueError as e: sys.exit(f"ablation: --base: {e}")
         generator = {**base_gen, **generator}
-        train_fields = {**{k: v for k, v in base_train.items() if k not in ("views", "switch_kimg", "auto_switch")}, **train_fields}
+        # each configuration keeps its own views and switch; best_view (not the paper's) would change the multi-view row's loss
+        axis = ("views", "switch_kimg", "auto_switch", "best_view")
+        train_fields = {**{k: v for k, v in base_train.items() if k not in axis}, **train_fields}
     if a.batch < 1 or a.kimg <= 0 or a.minutes < 0 or a.snapshot_kimg < 0:
         sys.exit("ablation: --batch, --kimg must be positive and --minutes, --snapshot_kimg not negative")
     import torch

@@ -176,8 +176,9 @@ class GANLoss:
     def generator(self, z, c, cams=None, generator=None):
         out, image, raw, cv = self.render(z, c, cams, generator)
         logits = checkpoint(self.score, image, raw, cv, use_reentrant=False) if self.recompute else self.score(image, raw, cv)
-        loss = g_loss(logits, image.shape[0] // len(z), self.cfg.best_view)
-        s = dict(g_loss=loss.item(), views=image.shape[0] // len(z), fake_logit=logits.mean().item(),
+        views = image.shape[0] // len(z)
+        loss = g_loss(logits, views, self.cfg.best_view)
+        s = dict(g_loss=loss.item(), views=views, fake_logit=logits.mean().item(),
                  mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
         if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
             n = len(image) if self.cfg.d_all_views else len(z)

@@ -91,3 +91,17 @@ def test_a_base_recipe_reaches_every_run_but_not_its_views_or_switch(tmp_path, m
         assert not {"views", "switch_kimg", "auto_switch"} & set(train), train      # each configuration keeps its own
     with pytest.raises(SystemExit, match="unknown recipe 'nope'"):
         ablation.main(["--out", str(tmp_path / "abl"), "--base", "nope", "--data", "synthetic", "--dry_run"])
+
+
+def test_a_base_recipe_that_sets_best_view_leaves_the_multiview_row_the_papers_mean(tmp_path, monkeypatch):
+    import dataclasses
+    from geo3d import config
+    laptop = config.RECIPES["laptop"]
+    monkeypatch.setitem(config.RECIPES, "laptop", dataclasses.replace(laptop, loss=dataclasses.replace(laptop.loss, best_view=2.0)))
+    assert config.recipe_changes("laptop")[1]["best_view"] == 2.0                 # the patched base does set it
+    seen = []
+    monkeypatch.setattr(ablation, "train_command", lambda *args: seen.append((args[1], args[-1])) or [])
+    ablation.main(["--out", str(tmp_path / "abl"), "--base", "laptop", "--data", "synthetic", "--seeds", "0", "--dry_run"])
+    assert len(seen) == len(ablation.ABLATION)
+    for config_name, train in seen:
+        assert "best_view" not in train and train["d_reuse_fakes"] is True, (config_name, train)
