@@ -52,6 +52,7 @@ class TrainConfig:
     seed: int = 0                         # random seed of weights and of every step's draws
     deterministic_render: bool = False    # constant noise, no sample jitter (runs comparable across process counts)
     bf16: bool = True                     # bf16 autocast on CUDA
+    cpu_bf16: bool = False                # bf16 autocast on a CPU (faster only where it has AVX512-BF16 or AMX)
     tf32: bool = True                     # TF32 matmuls and convolutions on CUDA
     recompute: bool = False               # generator phase: recompute super-resolution and D in backward (less memory, more time)
     fused: bool = False                   # the field's fused sampling-and-decoding pass on a GPU too (K=3: half the memory, 1.2x the time)

@@ -69,7 +69,7 @@ def draw(self: TrainStep):
 # %% ../nbs/17_step.ipynb #9d4132c7
 @patch
 def _autocast(self: TrainStep):
-    return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.device.type == "cuda")
+    return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 if self.device.type == "cuda" else self.cfg.cpu_bf16)
 
 @patch
 def _apply(self: TrainStep, net, opt, name):
