@@ -14,7 +14,9 @@ adds K=1 and K=3 with `TrainConfig.recompute` (the generator phase recomputes th
 in backward instead of keeping them); `--reuse` adds K=1 and K=3 with `LossConfig.d_reuse_fakes` (the discriminator's
 phase judges the generator phase's fakes instead of rendering new ones; changes training); `--forms` adds other forms of the same step (the FIR filters as pools, the
 field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile (with `--reuse
---forms` also `reuse cl` and `reuse compile cl`: the CPU's savings together).
+--forms` also `reuse cl` and `reuse compile cl`: the CPU's savings together); `--bf16` adds K=1 and K=3 with bf16
+autocast on a CPU (`TrainConfig.cpu_bf16`; with `--reuse` also `reuse bf16`, and
+with `--forms` too `K=3 reuse bf16 cl`).
 `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
 generator and the discriminator phase apart.
 
@@ -44,7 +46,7 @@ def _own(module):
 
 
 def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, generator=None, recompute=False, fused=False,
-                 compile=False, reuse=False):
+                 compile=False, reuse=False, cpu_bf16=False):
     from geo3d.train import Trainer
     if _own("config"): from geo3d.config import TrainConfig
     else: from geo3d.train import TrainConfig                     # older checkouts
@@ -56,6 +58,7 @@ def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, g
     if compile: cfg.compile = True
     if d_all_views is not None: cfg.loss.d_all_views = d_all_views
     if reuse: cfg.loss.d_reuse_fakes = True
+    if cpu_bf16: cfg.cpu_bf16 = True
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
     return Trainer(cfg, out, device=device, progress=False, data=data)
 
@@ -112,7 +115,7 @@ def child(a, views, mode):
         set_fir_form("pool")
     tr = make_trainer(a.preset, a.batch, views, a.device, data, d_all_views=True if "all" in knobs else None, generator=overrides,
                       recompute="recompute" in knobs, fused="fused" in knobs, compile="compile" in knobs,
-                      reuse="reuse" in knobs)
+                      reuse="reuse" in knobs, cpu_bf16="bf16" in knobs)
     if "cl" in knobs:                                              # the image networks channels-last (cuDNN's layout)
         for m in (tr.G.superres, tr.D): m.to(memory_format=torch.channels_last)
     tr.train_step(); tr.train_step()                               # warm-up, and step 0's regularisers
@@ -151,6 +154,8 @@ def main():
     p.add_argument("--compile", action="store_true", help="also time K=1 and K=3 with backbone and super-resolution "
                    "compiled (torch.compile; the compilation happens in the warm-up steps, not timed); with --reuse and --forms "
                    "also 'reuse cl' and 'reuse compile cl', the CPU's savings together")
+    p.add_argument("--bf16", action="store_true", help="(CPU) also time K=1 and K=3 with bf16 autocast (TrainConfig.cpu_bf16; "
+                   "faster where the CPU has AVX512-BF16 or AMX); with --reuse also 'reuse bf16'")
     p.add_argument("--only", metavar="NAMES", help="time only these variants (comma-separated names as printed, e.g. 'K=1,K=3')")
     p.add_argument("--profile", action="store_true", help="after timing, print each variant's top ops by self time (torch.profiler)")
     p.add_argument("--phases", action="store_true", help="(CUDA) also the peak memory of each phase of a step with R1")
@@ -181,6 +186,10 @@ def main():
             variants.update({"K=1 reuse cl": (here, 1, "one+reuse+cl"), f"K={k} reuse cl": (here, k, "one+reuse+cl"),
                              "K=1 reuse compile cl": (here, 1, "one+reuse+compile+cl"),
                              f"K={k} reuse compile cl": (here, k, "one+reuse+compile+cl")})
+    if a.bf16:
+        variants.update({"K=1 bf16": (here, 1, "one+bf16"), f"K={k} bf16": (here, k, "one+bf16")})
+        if a.reuse: variants.update({"K=1 reuse bf16": (here, 1, "one+reuse+bf16"), f"K={k} reuse bf16": (here, k, "one+reuse+bf16")})
+        if a.reuse and a.forms: variants.update({f"K={k} reuse bf16 cl": (here, k, "one+reuse+bf16+cl")})
     if a.before:
         if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
             raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")
