@@ -57,11 +57,22 @@ def git_commit():
         return os.environ.get("GEO3D_COMMIT", "unknown")
 
 
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    "The CPU's model name (Linux's cpuinfo; else what platform knows): machines of one class differ in speed and numerics."
+    try: fields = dict(line.split(":", 1) for line in Path(cpuinfo).read_text().splitlines() if ":" in line)
+    except OSError: return platform.processor() or platform.machine()
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    name = fields.get("model name", platform.processor() or platform.machine())
+    return f"{name} (family {fields['cpu family']}, model {fields['model']})" if "cpu family" in fields and "model" in fields else name
+
+
 def machine(device="auto"):
     import torch
+    try: from geo3d.step import cpu_bf16_native
+    except ImportError: cpu_bf16_native = lambda: None                    # a bare device machine: not known
     cuda = device != "cpu" and torch.cuda.is_available()
-    return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
-                python=platform.python_version(), torch=torch.__version__,
+    return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(), cpu_model=cpu_model(),
+                cpu_bf16=cpu_bf16_native(), cpus=os.cpu_count(), python=platform.python_version(), torch=torch.__version__,
                 device=torch.cuda.get_device_name() if cuda else "cpu")
 
 

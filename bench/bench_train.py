@@ -245,8 +245,9 @@ def main():
                 print(f"speed-up {name} over {old}: {table[old]['seconds_per_step'] / table[name]['seconds_per_step']:.2f}x")
     if a.json:
         with open(a.json, "w") as f:
+            from ablation import machine                           # provenance: which CPU or GPU (same folder)
             json.dump(dict(preset=a.preset, generator=json.loads(a.generator), batch=a.batch, device=runs["K=1"][0]["device"], steps=a.steps, rounds=a.rounds,
-                           results=table), f, indent=1)
+                           machine=machine(a.device), results=table), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -105,3 +105,16 @@ def test_a_base_recipe_that_sets_best_view_leaves_the_multiview_row_the_papers_m
     assert len(seen) == len(ablation.ABLATION)
     for config_name, train in seen:
         assert "best_view" not in train and train["d_reuse_fakes"] is True, (config_name, train)
+
+
+def test_provenance_names_the_cpu_model_from_cpuinfo(tmp_path):
+    "Machines of one class differ in speed and numerics: the provenance names the CPU, not just 'x86_64'."
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 207\n"
+                    "model name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu avx2 amx_bf16\n\n")
+    assert ablation.cpu_model(info) == "Intel(R) Xeon(R) Processor (family 6, model 207)"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B14\n")
+    assert ablation.cpu_model(info) == "AMD EPYC 9B14"
+    assert ablation.cpu_model(tmp_path / "missing") != ""                       # elsewhere: what platform knows
+    m = ablation.machine("cpu")
+    assert {"cpu_model", "cpu_bf16", "cpus", "torch"} <= set(m) and m["device"] == "cpu"
