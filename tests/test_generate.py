@@ -36,3 +36,24 @@ def test_generate_bad_input(tmp_path):
     assert r.returncode != 0 and "is not a class" in r.stderr
     r = run(["geo3d_generate", "--checkpoint", "missing_run", "--out", "g"], tmp_path)
     assert r.returncode != 0 and "no checkpoint" in r.stderr
+
+
+def test_generate_never_writes_over_other_files_and_replaces_its_own_only_when_asked(tmp_path):
+    small = ["--classes", "1", "--views", "2", "--mesh_resolution", "32", "--frames", "2", "--quiet"]
+    (tmp_path / "mine").mkdir(); (tmp_path / "mine" / "index.html").write_text("<html>my own page</html>")
+    for flags in ([], ["--overwrite"]):                              # someone's folder: refused, untouched, with or without the flag
+        r = run(["geo3d_generate", "--out", "mine", *small, *flags], tmp_path)
+        assert r.returncode != 0 and "did not write" in r.stderr, r.stderr[-2000:]
+    assert (tmp_path / "mine" / "index.html").read_text() == "<html>my own page</html>"
+    assert run(["geo3d_generate", "--out", "gen", "--seeds", "0,1", *small], tmp_path).returncode == 0
+    r = run(["geo3d_generate", "--out", "gen", *small], tmp_path)     # its own earlier output: only with --overwrite
+    assert r.returncode != 0 and "--overwrite" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "gen").iterdir() if p.is_dir()) == ["class1_seed0", "class1_seed1"]
+    r = run(["geo3d_generate", "--out", "gen", "--overwrite", *small], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "gen").iterdir() if p.is_dir()) == ["class1_seed0"]   # replaced, not merged
+    s = json.loads((tmp_path / "gen" / "summary.json").read_text())
+    assert s["tool"] == "geo3d_generate" and Path(s["models"][0]["folder"]) == Path("gen") / "class1_seed0"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no partial or old folders left
+    r = run(["geo3d_generate", "--out", "g2", "--seeds", "3-1", *small], tmp_path)
+    assert r.returncode != 0 and "--seeds '3-1'" in r.stderr and not (tmp_path / "g2").exists()
