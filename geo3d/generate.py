@@ -95,7 +95,7 @@ def generate(out, checkpoint=None, preset_name="tiny", classes=(), seeds=(0,), p
         G.class_names = [f"class{i}" for i in range(G.cfg.n_classes)]
     names = G.class_names or [f"class{i}" for i in range(G.cfg.n_classes)]
     ids = resolve_classes(list(classes), names)
-    jobs = [(c, s) for c in ids for s in seeds]
+    jobs = list(dict.fromkeys((c, s) for c in ids for s in seeds))   # a class named twice ('ball,0') is made once
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"           # written here, moved to `out` when complete
     tmp.mkdir()
@@ -114,7 +114,7 @@ def _write_models(G, names, jobs, out, tmp, checkpoint, preset_name, psi, views,
     for c, seed in tqdm(jobs, desc="generate", disable=not progress):
         t0 = time.time()
         name = f"{names[c].replace(' ', '_').replace('/', '_')}_seed{seed}"
-        d = tmp / name; d.mkdir()
+        d = tmp / name; d.mkdir(exist_ok=True)
         z = rng.randn(1, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed), device=device)
         cls = torch.tensor([c], device=device) if G.cfg.n_classes else None
         ws = G.map(z, cls, psi=psi)

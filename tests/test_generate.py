@@ -49,7 +49,7 @@ def test_generate_never_writes_over_other_files_and_replaces_its_own_only_when_a
     r = run(["geo3d_generate", "--out", "gen", *small], tmp_path)     # its own earlier output: only with --overwrite
     assert r.returncode != 0 and "--overwrite" in r.stderr
     assert sorted(p.name for p in (tmp_path / "gen").iterdir() if p.is_dir()) == ["class1_seed0", "class1_seed1"]
-    r = run(["geo3d_generate", "--out", "gen", "--overwrite", *small], tmp_path)
+    r = run(["geo3d_generate", "--out", "gen", "--overwrite", *small, "--classes", "1,class1"], tmp_path)   # one class, named twice
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "gen").iterdir() if p.is_dir()) == ["class1_seed0"]   # replaced, not merged
     s = json.loads((tmp_path / "gen" / "summary.json").read_text())
