@@ -107,6 +107,9 @@ def build_dataset(source, out=None, resolution=64, classes=None, max_per_class=N
     existing image set there only with `overwrite`; any other files there are never touched). Returns (set, report)."""
     if out is not None: check_output_folder(out, overwrite)
     source = Path(source)
+    if source.is_file():                                         # e.g. a downloaded archive
+        raise ValueError(f"source {source} is a file, not a folder of class folders; if it is an archive, unpack it first "
+                         f"(tar xf {source.name}, or unzip) and pass the folder")
     if not source.is_dir(): raise FileNotFoundError(f"source folder {source} does not exist")
     listed = read_class_list(classes) if classes else [(p.name, p.name) for p in sorted(source.iterdir()) if p.is_dir()]
     if not listed: raise ValueError(f"{source} has no class sub-folders (expected <class>/<image files>)")
