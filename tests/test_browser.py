@@ -88,7 +88,13 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "nbs" / "20_viewer.ipynb", root / "viewer.ipynb")
     port = free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), MPLBACKEND="Agg")
+    settings = root / ".lab-settings"                 # the preferred kernel starts without asking; no news pop-up
+    for name, value in (("notebook-extension/tracker", {"autoStartDefaultKernel": True}),
+                        ("apputils-extension/notification", {"fetchNews": "false"})):
+        (settings / "@jupyterlab" / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / "@jupyterlab" / f"{name}.jupyterlab-settings").write_text(json.dumps(value))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTERLAB_SETTINGS_DIR=str(settings),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-workspaces"), MPLBACKEND="Agg")
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                              f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
                              "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
@@ -120,26 +126,58 @@ def stop(proc):
             pass
 
 
+def kernel_connected(url, path="viewer.ipynb"):
+    "Whether the server has the notebook's kernel idle with the page connected to it."
+    with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=30) as r:
+        sessions = json.load(r)
+    return any(s["path"] == path and s["kernel"]["execution_state"] == "idle" and s["kernel"]["connections"] > 0
+               for s in sessions)
+
+
+def prompts(page):
+    return page.locator(".jp-InputArea-prompt").all_inner_texts()
+
+
 def run_all(page, url):
+    """Open the notebook, run all cells, and wait for the viewer's image to show. Returns the clicks it took.
+    On a loaded machine the page shows 'Idle' before its kernel has started and connected, and a 'Run All Cells'
+    clicked then runs nothing (the CI failure of 2026-11-29); JupyterLab could also ask in a 'Select Kernel' dialog,
+    which swallows the click. So: the lab fixture's settings start the preferred kernel without asking, the click waits
+    until the server reports the kernel idle and connected, and a run that did not start is clicked again."""
     page.goto(f"{url}/lab/tree/viewer.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_selector(".widget-image", timeout=90_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    deadline = time.time() + 120                      # 'idle' shows before the kernel is there; ask the server
+    while not kernel_connected(url):
+        assert time.time() < deadline, "the notebook's kernel was not running and connected after 120 s"
+        time.sleep(0.5)
+    for attempt in range(3):                          # a 'Select Kernel' dialog swallows the click: accept it, click again
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count(): accept.first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(p.strip("[]: ") for p in prompts(page)):   # '[*]' or a number
+            time.sleep(0.5)
+        if any(p.strip("[]: ") for p in prompts(page)): break
+    else:
+        raise AssertionError(f"'Run All Cells' started nothing in three tries; prompts {prompts(page)}")
+    page.wait_for_selector(".widget-image", timeout=240_000)
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    return attempt + 1
 
 
 def test_viewer_notebook_in_jupyterlab(browser, lab):
     url, root = lab
     t0 = time.time()
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    for attempt in range(2):                                          # retry once on a flaky first frame
-        try:
-            run_all(page, url); break
-        except Exception:
-            if attempt: raise
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    try:
+        run_all(page, url)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240_000)
+    except Exception as e:
+        page.screenshot(path=str(root / "failed.png"), full_page=True)
+        raise AssertionError(f"{e}\nprompts {prompts(page)}; screenshot {root / 'failed.png'}; "
+                             f"JupyterLab log {root / 'lab.log'}") from e
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback")
     assert errors.count() == 0, errors.first.inner_text()
     # plotly figures (camera sphere, mesh) draw something
