@@ -65,6 +65,16 @@ class TrainConfig:
         need(self.batch >= 1, f"batch must be >= 1, got {self.batch}")
         need(self.views >= 1, f"views must be >= 1, got {self.views}")
         need(self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
+        for name, ok, rule in (("kimg", self.kimg > 0, "> 0"), ("snapshot_kimg", self.snapshot_kimg > 0, "> 0"),
+                               ("log_every", self.log_every >= 1, ">= 1"), ("synthetic_per_class", self.synthetic_per_class >= 1, ">= 1"),
+                               ("g_lr", self.g_lr >= 0, ">= 0"), ("d_lr", self.d_lr >= 0, ">= 0"),
+                               ("beta2", 0 <= self.beta2 < 1, "in [0, 1)"), ("adam_eps", self.adam_eps > 0, "> 0"),
+                               ("ema_rampup", self.ema_rampup >= 0, ">= 0 (0: off)"),
+                               ("collapse_fraction", 0 < self.collapse_fraction < 1, "in (0, 1)"),
+                               ("metrics_kimg", self.metrics_kimg >= 0, ">= 0 (0: off)"),
+                               ("metrics_samples", self.metrics_samples >= 2, ">= 2 (FID needs two images)"),
+                               ("metrics_geometry_samples", self.metrics_geometry_samples >= 1, ">= 1")):
+            need(ok, f"{name} must be {rule}, got {getattr(self, name)}")
         need(self.preset in PRESETS, f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
         need(isinstance(self.generator, dict), f"generator must be a dict of GeneratorConfig fields, got {self.generator!r}")
         need("n_classes" not in self.generator, "n_classes comes from the data set; it cannot be set")
@@ -140,6 +150,9 @@ class RunOptions:
     quiet: bool = False                   # no progress bar
     print_config: bool = False            # print the resolved TrainConfig as JSON and exit
 
+    def __post_init__(self):
+        if self.minutes < 0: raise ValueError(f"--minutes must be >= 0 (0: no limit), got {self.minutes}")
+
 RESUMABLE = {"kimg", "snapshot_kimg", "metrics_kimg", "metrics_samples", "metrics_geometry_samples", "log_every", "keep_checkpoints",
              "recompute", "fused", "compile"}                     # the last three change how a step runs, not what it computes
 
@@ -204,8 +217,8 @@ def parse_train_args(argv=None):
     parser, groups = train_parser()
     given = vars(parser.parse_args(argv))
     pick = lambda g: {k: v for k, v in given.items() if k in groups[g]}
-    opts = replace(RunOptions(), **pick("run"))
     try:
+        opts = replace(RunOptions(), **pick("run"))
         d = asdict(recipe(opts.recipe))
         changed = set()
         if opts.config:

@@ -105,6 +105,9 @@ def check_output_folder(out, overwrite=False):
 def build_dataset(source, out=None, resolution=64, classes=None, max_per_class=None, min_size=32, progress=True, overwrite=False):
     """Build an `ImageSet` from a class-per-folder tree (with an optional class list); save it to `out` if given (an
     existing image set there only with `overwrite`; any other files there are never touched). Returns (set, report)."""
+    if resolution < 8: raise ValueError(f"--resolution must be at least 8 pixels (the model's output size: 32, 64, 256), got {resolution}")
+    if max_per_class is not None and max_per_class < 1: raise ValueError(f"--max_per_class must be at least 1, got {max_per_class}")
+    if min_size < 1: raise ValueError(f"--min_size must be at least 1 pixel, got {min_size}")
     if out is not None: check_output_folder(out, overwrite)
     source = Path(source)
     if source.is_file():                                         # e.g. a downloaded archive

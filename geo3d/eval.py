@@ -99,6 +99,8 @@ def main(checkpoint: Param("run folders or checkpoint files to evaluate, side by
     "FID, KID and geometry scores of geo3d checkpoints against a real set: a table on screen and a JSON file."
     try:
         if not checkpoint: raise ValueError("give at least one --checkpoint RUN")
+        if samples < 2: raise ValueError(f"--samples must be at least 2 (FID needs two images; the paper uses 50000), got {samples}")
+        if geometry_samples < 1: raise ValueError(f"--geometry_samples must be at least 1, got {geometry_samples}")
         o = Path(out)
         if o.exists() and (o.is_dir() or "geo3d_eval" not in o.read_text(errors="replace")[:200]):
             raise ValueError(f"--out {o} exists and is not a geo3d_eval result: choose another --out")

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .dataset_tool import BadImage
 from .checkpoint import load_generator
 from .config import add_fields, parse_bool
-from .generate import resolve_classes, check_out_folder, move_into_place
+from .generate import resolve_classes, check_out_folder, move_into_place, check_sizes
 from .export import save_mesh, save_gif, mesh_of, write_page
 from .viz import image_grid, save_image, depth_tiles
 from .pretrained import lpips_net, imagenet_classifier, imagenet_names, imagenet_probs
@@ -90,6 +90,7 @@ def invert(photos, checkpoint, out="runs/inverted", cfg=None, class_spec=None, d
     OUT/summary.json. Every input is checked before any work; nothing partial is left behind."""
     cfg, out = cfg or InversionConfig(), Path(out)
     replace_old = check_invert_out(out, overwrite)
+    check_sizes(frames, mesh_resolution)
     G = load_generator(checkpoint, device=device)
     names = G.class_names or [f"class{i}" for i in range(G.cfg.n_classes)]
     class_id = resolve_classes([class_spec], names)[0] if class_spec not in (None, "") else None
