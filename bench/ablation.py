@@ -36,7 +36,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -86,18 +85,8 @@ def prepare_cifar(out, source, resolution):
     if not source.exists():
         sys.exit(f"ablation: CIFAR-10 not found at {source}: give --cifar PATH (the cifar10_test_jpeg.tar.gz archive or its "
                  f"unpacked folder with <class>/<image> sub-folders), or leave cifar10 out with --data synthetic")
-    if source.is_file():
-        unpacked = out / "data" / "cifar10-jpeg"
-        if not unpacked.exists():
-            tmp = unpacked.with_name(unpacked.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            with tarfile.open(source) as t: t.extractall(tmp, filter="data")
-            tmp.rename(unpacked)
-        source = unpacked
-    tops = [p for p in source.iterdir() if p.is_dir()]
-    if len(tops) == 1 and all(q.is_dir() for q in tops[0].iterdir()): source = tops[0]   # test/<class>/...
     print(f"ablation: building the CIFAR-10 image set from {source} at {resolution}px")
-    build_dataset(source, dest, resolution=resolution, progress=True)
+    build_dataset(source, dest, resolution=resolution, progress=True)   # the archive (unpacked to a temporary folder) or its folder
     ImageSet.load(dest)
     return dest
 
