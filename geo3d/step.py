@@ -42,7 +42,9 @@ class TrainStep:
         gcfg = cfg.generator_config(n_classes=data.n_classes)
         if data.resolution != gcfg.output_resolution:
             raise ValueError(f"the data set has {data.resolution}px images but preset {cfg.preset!r} outputs "
-                             f"{gcfg.output_resolution}px: rebuild the set with --resolution {gcfg.output_resolution}")
+                             f"{gcfg.output_resolution}px: rebuild the set with --resolution {gcfg.output_resolution}, or train "
+                             f"at the set's size with --output_resolution {data.resolution}"
+                             + (" (or --recipe laptop, which trains at 32px)" if data.resolution == 32 else ""))
         torch.manual_seed(cfg.seed)
         self.G = TriplaneGenerator(gcfg).to(self.device).train()
         self.G.deterministic = cfg.deterministic_render
