@@ -9,6 +9,7 @@ __all__ = ['resolve_classes', 'check_out_folder', 'move_into_place', 'check_size
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -165,6 +166,7 @@ def main(out: str = "runs/generated",      # output folder (layout: see the modu
          overwrite: bool = False,            # replace an earlier geo3d_generate output in OUT (never anyone else's files)
          quiet: bool = False):               # no progress bar
     "Views with depth, meshes and turntables per class and seed, and one offline page. Writes OUT/index.html (every model, turnable), OUT/summary.json, and OUT/<class>_seed<S>/ with views.png (views over depth), depth_XX.png, mesh.ply, mesh.obj, mesh.glb, turntable.gif."
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # `kill` removes the hidden folder, as Ctrl-C does
     try:
         class_list = [x for x in classes.replace(",", " ").split() if x]
         s = generate(out, checkpoint, preset, class_list, parse_seeds(seeds), psi, views, mesh_resolution, level, frames, device,

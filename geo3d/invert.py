@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import fields
@@ -144,6 +145,7 @@ def invert_parser():
 def main(argv=None):
     "`geo3d_invert PHOTO... --checkpoint RUN`: see `invert_parser`."
     a = invert_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # `kill` removes the hidden folder, as Ctrl-C does
     known = {f.name for f in fields(InversionConfig)}
     try:
         cfg = InversionConfig(**{k: v for k, v in vars(a).items() if k in known})

@@ -1,8 +1,10 @@
 """geo3d_generate from the command line: random weights and a trained checkpoint, files and page, bad input."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import trimesh
@@ -57,3 +59,17 @@ def test_generate_never_writes_over_other_files_and_replaces_its_own_only_when_a
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no partial or old folders left
     r = run(["geo3d_generate", "--out", "g2", "--seeds", "3-1", *small], tmp_path)
     assert r.returncode != 0 and "--seeds '3-1'" in r.stderr and not (tmp_path / "g2").exists()
+
+
+def test_a_killed_generate_leaves_nothing_behind(tmp_path):
+    "SIGTERM (kill, a cluster's time limit) mid-run: exit 143, and neither OUT nor the hidden folder it was writing is left."
+    env = dict(os.environ, MPLBACKEND="Agg", GEO3D_CACHE=str(tmp_path / "cache"))
+    p = subprocess.Popen(["geo3d_generate", "--seeds", "0-50", "--mesh_resolution", "64", "--frames", "4", "--out", "gen",
+                          "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while not any(tmp_path.glob(".gen.partial-*/*")):                 # a model is being written
+        assert p.poll() is None and time.time() < deadline, f"no model was being written: {p.stderr.read()[-2000:] if p.poll() is not None else 'timeout'}"
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=120) == 143, p.stderr.read()[-2000:]
+    assert not (tmp_path / "gen").exists() and not list(tmp_path.glob(".gen*"))
