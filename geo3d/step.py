@@ -44,7 +44,7 @@ class TrainStep:
             raise ValueError(f"the data set has {data.resolution}px images but preset {cfg.preset!r} outputs "
                              f"{gcfg.output_resolution}px: rebuild the set with --resolution {gcfg.output_resolution}, or train "
                              f"at the set's size with --output_resolution {data.resolution}"
-                             + (" (or --recipe laptop, which trains at 32px)" if data.resolution == 32 else ""))
+                             + (" (or --recipe laptop, which trains at 32px)" if data.resolution == 32 and cfg.preset == "tiny" else ""))
         torch.manual_seed(cfg.seed)
         self.G = TriplaneGenerator(gcfg).to(self.device).train()
         self.G.deterministic = cfg.deterministic_render
