@@ -8,8 +8,6 @@ __all__ = ['save_generator', 'write_outputs', 'read_photos', 'invert', 'invert_p
 # %% ../nbs/23_invert.ipynb #9ae83d83
 import argparse
 import json
-import os
-import shutil
 import signal
 import sys
 import time
