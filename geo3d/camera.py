@@ -6,11 +6,12 @@
 __all__ = ['CAMERA_RADIUS', 'CAMERA_FOV', 'SNAPSHOT_ORBIT', 'FULL_SPHERE', 'sphere_point', 'sample_sphere', 'ks_uniform',
            'look_at', 'fov_to_intrinsics', 'pixel_rays', 'pixel_grid', 'get_rays', 'sample_cameras', 'orbit_cameras',
            'separated_directions', 'min_pairwise_angle', 'random_rotation', 'perturb_directions',
-           'sample_multiview_directions', 'multiview_angle_bound', 'sample_multiview_cameras']
+           'sample_multiview_directions', 'multiview_angle_bound', 'sample_multiview_cameras', 'ClassElevation']
 
 # %% ../nbs/01_camera.ipynb #11c9c5dc
 import math
 import torch
+import torch.nn as nn
 from . import rng
 
 # %% ../nbs/01_camera.ipynb #e796592c
@@ -163,3 +164,42 @@ def sample_multiview_cameras(n, k=3, radius=CAMERA_RADIUS, fov=CAMERA_FOV, jitte
     "K separated, perturbed views of each of `n` objects (in the `elevation` band): cam2world `(n, k, 4, 4)`, intrinsics `(n, k, 3, 3)`."
     eye = radius * sample_multiview_directions(n, k, jitter, generator, device, elevation)
     return look_at(eye), fov_to_intrinsics(fov, n * k, device=device).view(n, k, 3, 3)
+
+# %% ../nbs/01_camera.ipynb #1dc0657f
+class ClassElevation(nn.Module):
+    """Per-class elevation bands `(low, high)` kept as sin(elevation) / `rate`, starting at `band` (degrees) for every
+    class. `forward` moves cameras drawn uniformly by area in `band` into their class's band (same azimuth and distance)."""
+    def __init__(self, n_classes, band=FULL_SPHERE, min_width=0.1, rate=0.25):
+        super().__init__()
+        if n_classes < 1: raise ValueError(f"a learned elevation band per class needs classes, got n_classes={n_classes}")
+        if not 0 < min_width <= 2: raise ValueError(f"min_width is in sin(elevation) units, in (0, 2]; got {min_width}")
+        if rate <= 0: raise ValueError(f"rate must be > 0, got {rate}")
+        lo, hi = _band(band)
+        self.register_buffer("drawn", torch.tensor([lo, hi]))
+        self.lo, self.hi = (nn.Parameter(torch.full((n_classes,), x / rate)) for x in (lo, hi))
+        self.min_width, self.rate = min_width, rate
+
+    def set_band(self, c, low, high):
+        "Set class `c`'s band to `(low, high)` degrees."
+        with torch.no_grad(): self.lo[c], self.hi[c] = (math.sin(math.radians(x)) / self.rate for x in (low, high))
+
+    def edges(self):
+        "Each class's band in sin(elevation) `(n_classes, 2)`, at least `min_width` wide (beyond +-1: the poles)."
+        lo, hi = self.lo * self.rate, self.hi * self.rate
+        return torch.stack([lo, torch.maximum(hi, lo + self.min_width)], -1)
+
+    def degrees(self):
+        "Each class's band in degrees: `[[low, high], ...]`."
+        return torch.rad2deg(torch.asin(self.edges().detach().clamp(-1, 1))).tolist()
+
+    def forward(self, cam2world, c):
+        "Cameras `(N, ..., 4, 4)` drawn in the shared band and classes `(N,)` -> the cameras moved into each class's band."
+        eye = cam2world[..., :3, 3].to(self.lo.dtype)
+        r = eye.norm(dim=-1, keepdim=True)
+        lo, hi = self.drawn
+        u = ((eye[..., 1:2] / r - lo) / (hi - lo)).clamp(0, 1)            # where in the shared band, by area
+        e = self.edges()[c.long()].view(len(c), *[1] * (eye.dim() - 2), 2)
+        s = (e[..., :1] + u * (e[..., 1:] - e[..., :1])).clamp(-1, 1)     # the same place in the class's band
+        flat = eye[..., 0::2]
+        flat = flat / flat.norm(dim=-1, keepdim=True).clamp_min(1e-9) * (1 - s * s).clamp_min(1e-9).sqrt()
+        return look_at(r * torch.cat([flat[..., :1], s, flat[..., 1:]], -1))

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from . import rng
-from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, CAMERA_RADIUS, CAMERA_FOV
+from .camera import get_rays, fov_to_intrinsics, sample_cameras, sample_multiview_cameras, ClassElevation, CAMERA_RADIUS, CAMERA_FOV
 from .decoder import TriplaneDecoder, colour_activation, density_activation, triplane_field
 from .renderer import RenderOptions, render_rays
 from .backbone import FC, Backbone, Mapping, SynthesisBlock, channels_at
@@ -44,7 +44,7 @@ class SuperResolution(nn.Module):
         return img
 
 # %% ../nbs/06_generator.ipynb #7e70821c
-_ADDED_LATER = {"min_elevation", "max_elevation", "background"}   # fields newer than some saved configs: when missing, their defaults
+_ADDED_LATER = {"min_elevation", "max_elevation", "background", "learn_elevation"}   # fields newer than some saved configs: when missing, their defaults
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -74,6 +74,7 @@ class GeneratorConfig:
     min_elevation: float = -90.0    # lowest elevation of the training cameras, degrees (uniform by area in the band; -90..90: the paper's whole sphere)
     max_elevation: float = 90.0     # highest elevation of the training cameras, degrees (the geometry scores always look from the whole sphere)
     background: int = 0             # side of a low-resolution background image made from the last w, upsampled behind the volume (0: none, the paper)
+    learn_elevation: bool = False   # learn an elevation band per class inside the one above (ClassElevation; 3DGP-style, not the paper's)
 
     def __post_init__(self):
         def need(ok, msg):
@@ -96,6 +97,7 @@ class GeneratorConfig:
         need(self.radius > self.box * math.sqrt(3) / 2, f"radius {self.radius} puts the camera inside the box (side {self.box}): use radius > {self.box * math.sqrt(3) / 2:.3f}")
         need(0 < self.fov < 180, f"fov must be in (0, 180) degrees, got {self.fov}")
         need(self.background >= 0, f"background must be >= 0 (0: none), got {self.background}")
+        need(not self.learn_elevation or self.n_classes >= 1, "learn_elevation needs classes (n_classes >= 1): the bands are per class")
         need(-90 <= self.min_elevation < self.max_elevation <= 90,
              f"the elevation band must satisfy -90 <= min_elevation < max_elevation <= 90, got {self.min_elevation}, {self.max_elevation}")
         for k in ("z_dim", "w_dim", "mapping_layers", "plane_channels", "channel_base", "channel_max", "decoder_hidden", "sr_channel_base", "sr_channel_max"):
@@ -157,6 +159,7 @@ class TriplaneGenerator(nn.Module):
         self.superres = SuperResolution(cfg.decoder_features, cfg.render_resolution, cfg.output_resolution, cfg.w_dim,
                                         cfg.sr_channel_base, cfg.sr_channel_max)
         if cfg.background: self.background = FC(cfg.w_dim, cfg.decoder_features * cfg.background ** 2)
+        self.elevation = ClassElevation(cfg.n_classes, (cfg.min_elevation, cfg.max_elevation)) if cfg.learn_elevation else None
         self.deterministic = False      # True: constant noise and fixed samples in training mode too
         self.recompute = False          # True: the super-resolution's activations are recomputed in backward, not kept
         self.fused = None               # the field's fused sampling-and-decoding pass: None its device's default, True, False

@@ -167,9 +167,10 @@ class GANLoss:
         """G's output for cameras `(N, V, 4, 4)` (drawn if None) as a dict of `(N, V, ...)` tensors, its images and raw
         images flattened view-major `(V*N, ...)` (consecutive samples are different objects, so no minibatch-std group
         holds two views of one object), and the classes in the same order."""
-        cams = self.cameras(len(z), generator) if cams is None else cams
+        cams = (self.cameras(len(z), generator) if cams is None else cams).to(z.device)
+        if self.G.elevation is not None and c is not None: cams = self.G.elevation(cams, c)   # each class's own band
         v = cams.shape[1]
-        out = self.G(z, c, cams.to(z.device), generator=generator)
+        out = self.G(z, c, cams, generator=generator)
         flat = lambda t: t.transpose(0, 1).flatten(0, 1)
         return out, flat(out["image"]), flat(out["image_raw"]), (None if c is None else c.repeat(v))
 

@@ -129,6 +129,8 @@ def _log(self: Trainer, stats, bar, seconds):
     line = dict(step=self.step, kimg=round(self.nimg / 1000, 4), sec_per_step=round(seconds / self.cfg.log_every, 4),
                 blur=round(self.loss.blur(), 3), nonfinite=self.nonfinite,
                 **{k: round(v, 5) if isinstance(v, float) else v for k, v in stats.items()})
+    if self.G_ema.elevation is not None:                    # the learned band of each class, degrees
+        line["elevation_bands"] = [[round(a, 1) for a in band] for band in self.G_ema.elevation.degrees()]
     with open(self.out / "stats.jsonl", "a") as f: f.write(json.dumps(line) + "\n")
     shown = {k: f"{self.last_metrics[k]:.3g}" for k in ("fid", "nfs", "geometry_accuracy") if k in self.last_metrics}
     bar.set_postfix(g=f"{stats['g_loss']:.3f}", d=f"{stats['d_loss_fake'] + stats['d_loss_real']:.3f}", views=stats["views"],
@@ -207,6 +209,9 @@ def main(argv=None):
     if tr.rank == 0:
         print(f"geo3d_train: {s['step']} steps, {s['kimg']:.2f} kimg in {s['seconds']} s; views {s['views']}"
               + (f" (switched at {s['switched_at_kimg']:.2f} kimg)" if s["switched_at_kimg"] is not None else ""))
+        if tr.G_ema.elevation is not None:
+            print("geo3d_train: learned elevation bands (degrees): " + ", ".join(
+                f"{n} {lo:.0f}..{hi:.0f}" for n, (lo, hi) in zip(tr.data.class_names, tr.G_ema.elevation.degrees())))
         print(f"geo3d_train: snapshots in {tr.out / 'snapshots'}, checkpoint {tr.out / 'checkpoint.safetensors'}, "
               f"stats {tr.out / 'stats.jsonl'}; continue with: geo3d_train --resume {tr.out}")
     if dist.is_initialized(): dist.destroy_process_group()
