@@ -18,7 +18,7 @@ from .synthetic import embedded_dataset
 from .metrics import evaluate
 from .pretrained import Inception
 from .geometry import SCORING
-from .renderer import keep_cpu_memory
+from .renderer import keep_cpu_memory, flush_denormals
 
 # %% ../nbs/21_eval.ipynb #3f9847ba
 def _train_config(path, key="train_config"):
@@ -106,6 +106,7 @@ def main(checkpoint: Param("run folders or checkpoint files to evaluate, side by
             raise ValueError(f"--out {o} exists and is not a geo3d_eval result: choose another --out")
         if device.startswith("cuda") and not torch.cuda.is_available(): raise ValueError("--device cuda: no CUDA device here")
         if device == "cpu": keep_cpu_memory()                   # the renderer's big tensors reuse freed memory
+        flush_denormals()                                       # before any parallel work: every CPU thread flushes them
         res = evaluate_checkpoints(checkpoint, data, samples, geometry_samples, psi, seed, 32, device, not quiet)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"geo3d_eval: {e}")

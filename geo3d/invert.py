@@ -21,6 +21,7 @@ from .config import add_fields, parse_bool
 from .generate import resolve_classes, check_out_folder, staged_output, check_sizes
 from .export import save_mesh, save_gif, mesh_of, write_page
 from .viz import image_grid, save_image, depth_tiles
+from .renderer import flush_denormals
 from .pretrained import lpips_net, imagenet_classifier, imagenet_names, imagenet_probs
 from .inversion import InversionConfig, load_photo, relative_views, reconstruct
 
@@ -136,6 +137,7 @@ def main(argv=None):
     "`geo3d_invert PHOTO... --checkpoint RUN`: see `invert_parser`."
     a = invert_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # `kill` removes the hidden folder, as Ctrl-C does
+    flush_denormals()                                          # before any parallel work: every CPU thread flushes them
     known = {f.name for f in fields(InversionConfig)}
     try:
         cfg = InversionConfig(**{k: v for k, v in vars(a).items() if k in known})

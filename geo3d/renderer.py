@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ray_box', 'stratified_samples', 'sample_pdf', 'interval_weights', 'sample_weights', 'RenderOptions', 'render_rays',
-           'render', 'analytic_field', 'ray_sphere', 'keep_cpu_memory']
+           'render', 'analytic_field', 'ray_sphere', 'keep_cpu_memory', 'flush_denormals']
 
 # %% ../nbs/04_renderer.ipynb #a30afca1
 import ctypes
@@ -150,3 +150,16 @@ def keep_cpu_memory():
     if not hasattr(libc, "mallopt"): return False
     # no mmap'd blocks; give memory back to the OS only when more than 2 GiB lie free at the heap's top
     return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+# %% ../nbs/04_renderer.ipynb #ab2d7c6b
+def _flushed_share():
+    "Share of a parallel multiply's outputs that came out 0 from the largest denormal (read as bits: no comparison is fooled)."
+    x = torch.full((1 << 20,), 0x7FFFFF, dtype=torch.int32).view(torch.float32)
+    return float(((x * 1.0).view(torch.int32) == 0).float().mean())
+
+def flush_denormals():
+    """Treat floats below 1.2e-38 as zero on this CPU (x86 with SSE3; ARM), in this thread and in every thread started after
+    it. Returns True when every intra-op thread now flushes; False when opted out (GEO3D_FLUSH_DENORMALS=0), unsupported, or
+    when the thread pool already ran (then only the calling thread flushes)."""
+    if os.environ.get("GEO3D_FLUSH_DENORMALS", "1") == "0" or not torch.set_flush_denormal(True): return False
+    return _flushed_share() == 1.0

@@ -26,6 +26,7 @@ from .metrics import TrainingMetrics
 from .config import TrainConfig, resumed_config, parse_train_args
 from .distributed import init_distributed, broadcast_
 from .step import TrainStep
+from .renderer import flush_denormals
 from .viz import save_image, snapshot_grid, plot_metric_curves
 
 # %% ../nbs/18_train.ipynb #9369589c
@@ -181,6 +182,7 @@ def main(argv=None):
     "Train the 3D-aware generator (tiny preset on the embedded synthetic data by default): `geo3d_train --help`."
     opts, cfg, changed = parse_train_args(argv)
     if opts.print_config: print(cfg.to_json()); return
+    flush_denormals()                                          # before any parallel work: every CPU thread flushes them
     try:
         if opts.resume:
             if opts.recipe != "default": raise ValueError("--recipe starts a new run; --resume continues one as it was configured")
