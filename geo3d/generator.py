@@ -179,11 +179,11 @@ class TriplaneGenerator(nn.Module):
         if k is None: return sample_cameras(n, c.radius, c.fov, generator, self.device, band)[0]
         return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator, device=self.device, elevation=band)[0]
 
-    def render_options(self, jitter=None, chunk=0):
+    def render_options(self, jitter=None, chunk=0, distortion=False):
         "The config's sampling; stratification is jittered in training mode (unless `deterministic`) if `jitter` is None."
         c = self.cfg
         if jitter is None: jitter = self.training and not self.deterministic
-        return RenderOptions(c.n_coarse, c.n_fine, c.box, jitter, chunk)
+        return RenderOptions(c.n_coarse, c.n_fine, c.box, jitter, chunk, distortion)
 
     # --- the stages ---------------------------------------------------------------------------------------------
     def map(self, z, c=None, psi=1.0, cutoff=None):
@@ -214,7 +214,8 @@ class TriplaneGenerator(nn.Module):
 
     def render(self, planes, ws, cam2world, intrinsics=None, noise_mode=None, opts=None, generator=None):
         """Render triplanes `(N, 3, C, R, R)` from cameras `(N, 4, 4)` or K views each `(N, K, 4, 4)`.
-        Returns `image` (super-resolved), `image_raw` (the raw render, RGB in [-1, 1]), `depth`, `opacity`, `features`,
+        Returns `image` (super-resolved), `image_raw` (the raw render, RGB in [-1, 1]), `depth`, `opacity`, `features`
+        (and `distortion` when `opts.distortion`),
         shaped `(N, ., H, W)` or `(N, K, ., H, W)` like the cameras. The K views of a plane set are marched as one batch."""
         single = cam2world.dim() == 3
         cams = cam2world[:, None] if single else cam2world
@@ -227,7 +228,7 @@ class TriplaneGenerator(nn.Module):
         o, d = get_rays(cams.reshape(n * k, 4, 4).float(), intrinsics.reshape(n * k, 3, 3).float(), r)
         o, d = o.reshape(n, k * r * r, 3), d.reshape(n, k * r * r, 3)
         with torch.autocast(o.device.type, enabled=False):         # depths, CDFs and sorting stay in fp32
-            feats, depth, opacity = render_rays(self.field(planes), o, d, opts or self.render_options(), generator)
+            feats, depth, opacity, *dist = render_rays(self.field(planes), o, d, opts or self.render_options(), generator)
         feats = feats.view(n * k, r * r, -1).transpose(1, 2).reshape(n * k, -1, r, r)
         if self.cfg.background:                                    # seen where the rays leave the box unabsorbed
             b = self.cfg.background
@@ -240,6 +241,7 @@ class TriplaneGenerator(nn.Module):
             image = checkpoint(self.superres, *sr_args, use_reentrant=False)
         else: image = self.superres(*sr_args)
         out = dict(image=image, image_raw=raw, depth=depth.view(n * k, 1, r, r), opacity=opacity.view(n * k, 1, r, r), features=feats)
+        if dist: out["distortion"] = dist[0].view(n * k, 1, r, r)          # when `opts` asks for it (a training prior)
         return {key: v.view(n, *v.shape[1:]) if single else v.view(n, k, *v.shape[1:]) for key, v in out.items()}
 
     def forward(self, z, c=None, cam2world=None, intrinsics=None, psi=1.0, cutoff=None, noise_mode=None, opts=None, generator=None):

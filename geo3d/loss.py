@@ -115,10 +115,12 @@ class LossConfig:
     d_all_views: bool = False       # D's own phase judges all K views of each fake (K times the fakes and the cost), not one
     d_reuse_fakes: bool = False     # D's own phase judges the generator phase's fakes (detached; no second render), not new ones
     best_view: float = 0.0          # G's K views: 0 averages their losses (the paper); b > 0 weights each object's by softmax(-b * loss)
+    distortion: float = 0.0         # weight of the distortion prior on G's rendered rays (mip-NeRF 360): fog costs, a surface little; 0: off
 
     def __post_init__(self):
         rules = dict(r1_gamma=(0, ">= 0"), r1_interval=(1, ">= 1"), density_reg=(0, ">= 0"), density_reg_interval=(1, ">= 1"),
-                     density_reg_points=(1, ">= 1"), blur_fade_kimg=(0, ">= 0"), best_view=(0, ">= 0 (0: the mean of the views)"))
+                     density_reg_points=(1, ">= 1"), blur_fade_kimg=(0, ">= 0"), best_view=(0, ">= 0 (0: the mean of the views)"),
+                     distortion=(0, ">= 0 (0: off)"))
         for name, (low, rule) in rules.items():
             if getattr(self, name) < low: raise ValueError(f"LossConfig: {name} must be {rule}, got {getattr(self, name)!r}")
         if self.density_reg_eps <= 0: raise ValueError(f"LossConfig: density_reg_eps must be > 0, got {self.density_reg_eps!r}")
@@ -163,24 +165,28 @@ class GANLoss:
         v = views or self.schedule.views
         return self.G.sample_cameras(n, k=None if v == 1 else v, generator=generator).view(n, v, 4, 4)
 
-    def render(self, z, c, cams=None, generator=None):
+    def render(self, z, c, cams=None, generator=None, distortion=False):
         """G's output for cameras `(N, V, 4, 4)` (drawn if None) as a dict of `(N, V, ...)` tensors, its images and raw
         images flattened view-major `(V*N, ...)` (consecutive samples are different objects, so no minibatch-std group
-        holds two views of one object), and the classes in the same order."""
+        holds two views of one object), and the classes in the same order. `distortion`: the output holds each ray's."""
         cams = (self.cameras(len(z), generator) if cams is None else cams).to(z.device)
         if self.G.elevation is not None and c is not None: cams = self.G.elevation(cams, c)   # each class's own band
         v = cams.shape[1]
-        out = self.G(z, c, cams, generator=generator)
+        out = self.G(z, c, cams, generator=generator, opts=self.G.render_options(distortion=True) if distortion else None)
         flat = lambda t: t.transpose(0, 1).flatten(0, 1)
         return out, flat(out["image"]), flat(out["image_raw"]), (None if c is None else c.repeat(v))
 
     def generator(self, z, c, cams=None, generator=None):
-        out, image, raw, cv = self.render(z, c, cams, generator)
+        out, image, raw, cv = self.render(z, c, cams, generator, distortion=self.cfg.distortion > 0)
         logits = checkpoint(self.score, image, raw, cv, use_reentrant=False) if self.recompute else self.score(image, raw, cv)
         views = image.shape[0] // len(z)
         loss = g_loss(logits, views, self.cfg.best_view)
         s = dict(g_loss=loss.item(), views=views, fake_logit=logits.mean().item(),
                  mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
+        if self.cfg.distortion > 0:                   # the mean over every rendered ray of every view
+            dist = out["distortion"].float().mean()
+            loss = loss + self.cfg.distortion * dist
+            s["distortion"] = dist.item()
         if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
             n = len(image) if self.cfg.d_all_views else len(z)
             s["fakes"] = (image[:n].detach(), raw[:n].detach(), None if cv is None else cv[:n])
