@@ -114,7 +114,7 @@ RECIPES = {
     "default": TrainConfig(),
     "laptop": TrainConfig(generator=dict(TOY, background=2, min_elevation=-10.0, max_elevation=90.0), views=3,
                           switch_kimg=0.0, auto_switch=False, g_lr=0.005, d_lr=0.004, ema_kimg=4.0, ema_rampup=0.2,
-                          loss=dict(d_reuse_fakes=True, density_reg=0.0)),
+                          loss=dict(d_reuse_fakes=True, density_reg=0.0, distortion=0.5)),
     "ablation-eg3d": TrainConfig(generator=EG3D_LAYOUT, views=1, auto_switch=False),
     "ablation-decoder": TrainConfig(generator=dict(extra_blocks=False), views=1, auto_switch=False),
     "ablation-backbone": TrainConfig(views=1, auto_switch=False),
