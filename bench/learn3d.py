@@ -7,7 +7,8 @@ training minutes of each checkpoint.
     python bench/learn3d.py runs/tiny --json bench/results/learn3d_cpu.json            # ... written with provenance
     python bench/learn3d.py runs/tiny --picture objects.png                            # ... and what the scores see
     python bench/learn3d.py runs/probe --kimg 4,8 --objects 200                        # only the checkpoints nearest 4 and 8 kimg, and the last
-    python bench/learn3d.py runs/tiny --bands                                          # ... and the last one's accuracy by camera elevation
+    python bench/learn3d.py runs/tiny --bands                                          # ... and the last one's accuracy by camera elevation,
+                                                                                       #     with what each class is read as (and the truth's)
     python bench/learn3d.py runs/tiny --average 4,8                                    # ... and the mean generator of the last 4 and 8 kimg
 
 Only runs on the embedded synthetic set have geometry accuracy (its classifier knows the synthetic classes).
@@ -69,10 +70,21 @@ def object_picture(G, clf, path, seed=3):
 BANDS = dict(below=(-90, -30), photos=(-5, 35), above=(45, 90))   # camera elevations, degrees; the synthetic photos: -5..35
 
 
+def misreadings(read_as, names):
+    "Each class whose objects are mostly read as another class, as `ball->mushroom 16/20`, from a `read_as` count matrix."
+    out = []
+    for k, row in enumerate(read_as):
+        j = max(range(len(row)), key=lambda i: (row[i], i == k))            # a tie with the right class is not a misreading
+        if j != k: out.append(f"{names[k]}->{names[j]} {row[j]}/{sum(row)}")
+    return ", ".join(out) or "none"
+
+
 def band_accuracy(G, clf, n=200, seed=1):
     """Geometry accuracy of `n` generated objects (classes in turn) and of true objects of the same classes, seen from
-    cameras in each elevation band of `BANDS` (azimuth uniform): `{band: dict(generated=, truth=, per_class=[...])}`.
-    Says whether the shapes are right from the viewpoints the photos show and from those they never show."""
+    cameras in each elevation band of `BANDS` (azimuth uniform): `{band: dict(generated=, truth=, per_class=[...],
+    truth_per_class=[...], read_as=[[...]], truth_read_as=[[...]])}`, where `read_as[k][j]` counts the objects of class k
+    the classifier reads as class j. Says whether the shapes are right from the viewpoints the photos show and from those
+    they never show, and which misreadings are the scorer's own (those its classifier makes on true shapes too)."""
     import math
     import torch
     from geo3d import rng
@@ -95,9 +107,13 @@ def band_accuracy(G, clf, n=200, seed=1):
                     az = 2 * math.pi * torch.rand(n, generator=gen)
                     cams = look_at(sphere_point(az, math.pi / 2 - el, G.cfg.radius))
                     p = p + clf(depth_views(field, n, cams, G.cfg.fov, radius=G.cfg.radius)).softmax(1)
-                right = (p.argmax(1).cpu() == c).float()
+                read = p.argmax(1).cpu()
+                right = (read == c).float()
                 row[who] = round(right.mean().item(), 4)
-                if who == "generated": row["per_class"] = [round(right[c == k].mean().item(), 3) for k in range(G.cfg.n_classes)]
+                pre = "" if who == "generated" else "truth_"
+                row[pre + "per_class"] = [round(right[c == k].mean().item(), 3) for k in range(G.cfg.n_classes)]
+                row[pre + "read_as"] = torch.bincount(c * G.cfg.n_classes + read, minlength=G.cfg.n_classes ** 2).view(
+                    G.cfg.n_classes, G.cfg.n_classes).tolist()
             out[band] = row
     return out
 
@@ -146,7 +162,7 @@ def main(argv=None):
     ap.add_argument("--picture", default="", help="save what the scores see of the last checkpoint here (PNG)")
     ap.add_argument("--average", default="", help="also score the mean weights of the checkpoints of the last N kimg, for each "
                     "comma-separated N (what a longer EMA would give)")
-    ap.add_argument("--bands", action="store_true", help="also the last checkpoint's geometry accuracy by camera elevation band, beside the truth's")
+    ap.add_argument("--bands", action="store_true", help="also the last checkpoint's geometry accuracy by camera elevation band, beside the truth's, and the classes each class is misread as")
     a = ap.parse_args(argv)
     from geo3d.checkpoint import candidates, checkpoint_step, load_generator
     from geo3d.geometry import geometry_metrics, train_depth_classifier, control_table, geometry_thresholds, passes
@@ -194,7 +210,8 @@ def main(argv=None):
         for band, r in bands.items():
             lo, hi = BANDS[band]
             print(f"  {band:7s} {lo:4d}..{hi:3d} deg: generated {r['generated']:.3f}  truth {r['truth']:.3f}  "
-                  f"per class {' '.join(f'{v:.2f}' for v in r['per_class'])}")
+                  f"per class {' '.join(f'{v:.2f}' for v in r['per_class'])}  (truth {' '.join(f'{v:.2f}' for v in r['truth_per_class'])})")
+            print(f"          most read as: {misreadings(r['read_as'], CLASS_NAMES)}; truth: {misreadings(r['truth_read_as'], CLASS_NAMES)}")
     if a.picture:
         object_picture(last, clf, a.picture)
         print(f"learn3d: wrote {a.picture}")

@@ -17,3 +17,26 @@ def test_bench_train_variants():
     script = (ROOT / "tools" / "gpu_session").read_text()       # the device session asks for variants that exist
     asked = script.split('PAPER_VARIANTS:-')[1].split('}')[0].split(",")
     assert set(asked) <= set(names) | {"K=1", "K=3"}, asked
+
+
+def test_learn3d_band_confusion():
+    "learn3d's bands count what each class is read as, consistently with its per-class accuracy, for G and the truth."
+    import torch
+    sys.path.insert(0, str(ROOT / "bench"))
+    from learn3d import band_accuracy, misreadings, BANDS
+    from geo3d.config import TOY
+    from geo3d.generator import TriplaneGenerator, preset
+    torch.manual_seed(0)
+    G = TriplaneGenerator(preset("tiny", n_classes=10, **TOY)).eval()
+    clf = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(10))           # a stand-in reader: any fixed function will do
+    clf(torch.zeros(1, 1, 32, 32))
+    out = band_accuracy(G, clf, n=20)
+    assert set(out) == set(BANDS)
+    for r in out.values():
+        for pre, who in (("", "generated"), ("truth_", "truth")):
+            m = torch.tensor(r[pre + "read_as"])
+            assert m.shape == (10, 10) and (m.sum(1) == 2).all()                      # 20 objects, two of each class
+            assert torch.allclose(m.diag() / 2.0, torch.tensor(r[pre + "per_class"]))
+            assert abs(m.diag().sum().item() / 20 - r[who]) < 1e-6
+    assert misreadings([[1, 1], [0, 5]], ["a", "b"]) == "none"                        # a tie with the right class is no misreading
+    assert misreadings([[0, 3], [0, 5]], ["a", "b"]) == "a->b 3/3"
