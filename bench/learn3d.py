@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from geo3d.ablation import misreadings        # what each class is mostly read as, for --bands
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -68,15 +70,6 @@ def object_picture(G, clf, path, seed=3):
 
 
 BANDS = dict(below=(-90, -30), photos=(-5, 35), above=(45, 90))   # camera elevations, degrees; the synthetic photos: -5..35
-
-
-def misreadings(read_as, names):
-    "Each class whose objects are mostly read as another class, as `ball->mushroom 16/20`, from a `read_as` count matrix."
-    out = []
-    for k, row in enumerate(read_as):
-        j = max(range(len(row)), key=lambda i: (row[i], i == k))            # a tie with the right class is not a misreading
-        if j != k: out.append(f"{names[k]}->{names[j]} {row[j]}/{sum(row)}")
-    return ", ".join(out) or "none"
 
 
 def band_accuracy(G, clf, n=200, seed=1):

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['PAPER_TABLE2', 'LABELS', 'SCORES', 'SCORE_LABELS', 'summarise', 'format_table', 'plot_ablation',
-           'plot_geometry_curve', 'plot_switch']
+           'plot_geometry_curve', 'misreadings', 'plot_switch']
 
 # %% ../nbs/24_ablation.ipynb #ca1a0c07
 import statistics
@@ -85,6 +85,15 @@ def plot_geometry_curve(report, path=None):
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=90); plt.close(fig)
     return fig
+
+# %% ../nbs/24_ablation.ipynb #ab4bd4cc
+def misreadings(read_as, names):
+    "Each class whose objects are mostly read as another class, as `ball->mushroom 16/20`, from a `read_as` count matrix (bench/learn3d.py --bands)."
+    out = []
+    for k, row in enumerate(read_as):
+        j = max(range(len(row)), key=lambda i: (row[i], i == k))            # a tie with the right class is not a misreading
+        if j != k: out.append(f"{names[k]}->{names[j]} {row[j]}/{sum(row)}")
+    return ", ".join(out) or "none"
 
 # %% ../nbs/24_ablation.ipynb #437d2055
 def plot_switch(report, path=None):
