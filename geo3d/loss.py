@@ -116,11 +116,12 @@ class LossConfig:
     d_reuse_fakes: bool = False     # D's own phase judges the generator phase's fakes (detached; no second render), not new ones
     best_view: float = 0.0          # G's K views: 0 averages their losses (the paper); b > 0 weights each object's by softmax(-b * loss)
     distortion: float = 0.0         # weight of the distortion prior on G's rendered rays (mip-NeRF 360): fog costs, a surface little; 0: off
+    opacity: float = 0.0            # weight of the mean opacity of G's rendered rays: matter that D does not pay for fades; 0: off
 
     def __post_init__(self):
         rules = dict(r1_gamma=(0, ">= 0"), r1_interval=(1, ">= 1"), density_reg=(0, ">= 0"), density_reg_interval=(1, ">= 1"),
                      density_reg_points=(1, ">= 1"), blur_fade_kimg=(0, ">= 0"), best_view=(0, ">= 0 (0: the mean of the views)"),
-                     distortion=(0, ">= 0 (0: off)"))
+                     distortion=(0, ">= 0 (0: off)"), opacity=(0, ">= 0 (0: off)"))
         for name, (low, rule) in rules.items():
             if getattr(self, name) < low: raise ValueError(f"LossConfig: {name} must be {rule}, got {getattr(self, name)!r}")
         if self.density_reg_eps <= 0: raise ValueError(f"LossConfig: density_reg_eps must be > 0, got {self.density_reg_eps!r}")
@@ -187,6 +188,10 @@ class GANLoss:
             dist = out["distortion"].float().mean()
             loss = loss + self.cfg.distortion * dist
             s["distortion"] = dist.item()
+        if self.cfg.opacity > 0:                      # the mean opacity: a backdrop painted in matter costs, the background not
+            mass = out["opacity"].float().mean()
+            loss = loss + self.cfg.opacity * mass
+            s["opacity"] = mass.item()
         if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
             n = len(image) if self.cfg.d_all_views else len(z)
             s["fakes"] = (image[:n].detach(), raw[:n].detach(), None if cv is None else cv[:n])
