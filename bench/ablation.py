@@ -188,7 +188,7 @@ def scored(run, kimg, minutes=0.0):
 
 
 def geometry_current(run):
-    "Whether a scored run's geometry scores looked at what geo3d.geometry looks at now (its SCORING: wall shell, level)."
+    "Whether a scored run's geometry scores looked at what geo3d.geometry looks at now (its SCORING: wall shell, level, classifier)."
     try: return json.loads((run / "eval.json").read_text()).get("geometry") == SCORING
     except (OSError, json.JSONDecodeError): return False
 

@@ -118,3 +118,18 @@ def test_provenance_names_the_cpu_model_from_cpuinfo(tmp_path):
     assert ablation.cpu_model(tmp_path / "missing") != ""                       # elsewhere: what platform knows
     m = ablation.machine("cpu")
     assert {"cpu_model", "cpu_bf16", "cpus", "torch"} <= set(m) and m["device"] == "cpu"
+
+
+def test_geometry_scores_from_another_classifier_are_stale(tmp_path):
+    "The geometry accuracy depends on the depth classifier: a run scored by another one (or before runs named it) is rescored."
+    import json
+    from geo3d.geometry import SCORING
+    assert SCORING["classifier"] and SCORING["wall"] > 0                          # the classifier is part of what is scored
+    run = tmp_path / "r"; run.mkdir()
+    assert not ablation.geometry_current(run)                                     # not scored at all
+    (run / "eval.json").write_text("{truncated")
+    assert not ablation.geometry_current(run)                                     # an unreadable eval.json: scored again
+    for geometry, current in ((SCORING, True), ({"wall": SCORING["wall"], "level": SCORING["level"]}, False),
+                              ({**SCORING, "classifier": "depth-classifier-v3"}, False)):
+        (run / "eval.json").write_text(json.dumps({"geometry": geometry, "results": {}}))
+        assert ablation.geometry_current(run) is current, geometry
