@@ -184,14 +184,11 @@ class GANLoss:
         loss = g_loss(logits, views, self.cfg.best_view)
         s = dict(g_loss=loss.item(), views=views, fake_logit=logits.mean().item(),
                  mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
-        if self.cfg.distortion > 0:                   # the mean over every rendered ray of every view
-            dist = out["distortion"].float().mean()
-            loss = loss + self.cfg.distortion * dist
-            s["distortion"] = dist.item()
-        if self.cfg.opacity > 0:                      # the mean opacity: a backdrop painted in matter costs, the background not
-            mass = out["opacity"].float().mean()
-            loss = loss + self.cfg.opacity * mass
-            s["opacity"] = mass.item()
+        for prior in ("distortion", "opacity"):       # weight x the mean over every rendered ray of every view
+            if getattr(self.cfg, prior) > 0:          # opacity: a backdrop painted in matter costs, the background not
+                v = out[prior].float().mean()
+                loss = loss + getattr(self.cfg, prior) * v
+                s[prior] = v.item()
         if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
             n = len(image) if self.cfg.d_all_views else len(z)
             s["fakes"] = (image[:n].detach(), raw[:n].detach(), None if cv is None else cv[:n])
