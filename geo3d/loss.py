@@ -118,11 +118,12 @@ class LossConfig:
     distortion: float = 0.0         # weight of the distortion prior on G's rendered rays (mip-NeRF 360): fog costs, a surface little; 0: off
     opacity: float = 0.0            # weight of the mean opacity of G's rendered rays: matter that D does not pay for fades; 0: off
     binary: float = 0.0             # weight of the mean entropy (bits) of G's rays' opacity: a ray should hit (1) or miss (0), not fog; 0: off
+    binary_ramp_kimg: float = 2.0   # the binary prior's weight grows linearly from 0 over this many kimg (an empty start would stay empty)
 
     def __post_init__(self):
         rules = dict(r1_gamma=(0, ">= 0"), r1_interval=(1, ">= 1"), density_reg=(0, ">= 0"), density_reg_interval=(1, ">= 1"),
                      density_reg_points=(1, ">= 1"), blur_fade_kimg=(0, ">= 0"), best_view=(0, ">= 0 (0: the mean of the views)"),
-                     distortion=(0, ">= 0 (0: off)"), opacity=(0, ">= 0 (0: off)"), binary=(0, ">= 0 (0: off)"))
+                     distortion=(0, ">= 0 (0: off)"), opacity=(0, ">= 0 (0: off)"), binary=(0, ">= 0 (0: off)"), binary_ramp_kimg=(0, ">= 0"))
         for name, (low, rule) in rules.items():
             if getattr(self, name) < low: raise ValueError(f"LossConfig: {name} must be {rule}, got {getattr(self, name)!r}")
         if self.density_reg_eps <= 0: raise ValueError(f"LossConfig: density_reg_eps must be > 0, got {self.density_reg_eps!r}")
@@ -186,6 +187,11 @@ class GANLoss:
         flat = lambda t: t.transpose(0, 1).flatten(0, 1)
         return out, flat(out["image"]), flat(out["image_raw"]), (None if c is None else c.repeat(v))
 
+    def prior_weight(self, prior):
+        "A ray prior's weight now: the binary prior's grows linearly over its first `binary_ramp_kimg`, the others' are constant."
+        w, ramp = getattr(self.cfg, prior), self.cfg.binary_ramp_kimg
+        return w * min(1.0, self.kimg / ramp) if prior == "binary" and ramp > 0 else w
+
     def generator(self, z, c, cams=None, generator=None):
         out, image, raw, cv = self.render(z, c, cams, generator, distortion=self.cfg.distortion > 0)
         logits = checkpoint(self.score, image, raw, cv, use_reentrant=False) if self.recompute else self.score(image, raw, cv)
@@ -196,7 +202,7 @@ class GANLoss:
         for prior, ray in RAY_PRIORS.items():         # weight x the mean over every rendered ray of every view
             if getattr(self.cfg, prior) > 0:          # opacity: a backdrop painted in matter costs, the background not
                 v = ray(out).float().mean()
-                loss = loss + getattr(self.cfg, prior) * v
+                loss = loss + self.prior_weight(prior) * v
                 s[prior] = v.item()
         if self.cfg.d_reuse_fakes:                    # view-major: the first len(z) are one view of each object
             n = len(image) if self.cfg.d_all_views else len(z)
