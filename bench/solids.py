@@ -91,7 +91,8 @@ def main(argv=None):
     out = dict(settings=dict(objects=a.objects, grid=a.grid, min_voxels=a.min_voxels, level=LEVEL, wall=WALL), classes={})
     gens = {}
     for run in a.runs:
-        G = load_generator(run)
+        try: G = load_generator(run)
+        except (FileNotFoundError, ValueError) as e: sys.exit(f"solids.py: {e}")
         if G.cfg.n_classes != len(CLASS_NAMES):
             sys.exit(f"solids.py: {run} was not trained on the embedded synthetic set ({G.cfg.n_classes} classes)")
         gens[run] = G

@@ -40,3 +40,36 @@ def test_learn3d_band_confusion():
             assert abs(m.diag().sum().item() / 20 - r[who]) < 1e-6
     assert misreadings([[1, 1], [0, 5]], ["a", "b"]) == "none"                        # a tie with the right class is no misreading
     assert misreadings([[0, 3], [0, 5]], ["a", "b"]) == "a->b 3/3"
+
+
+def test_solids_counts_pieces_and_floaters():
+    "bench/solids.py: a second piece above the centre is a floater and a lid; true shapes are one piece; bad class names are refused."
+    import numpy as np
+    import torch
+    sys.path.insert(0, str(ROOT / "bench"))
+    from solids import lattice, solid_stats, true_solids, generated_solids
+    from geo3d.config import TOY
+    from geo3d.generator import TriplaneGenerator, preset
+    heights = np.linspace(-0.4, 0.4, 10)
+    solid = np.zeros((10, 10, 10), bool)
+    solid[2:8, 1:4, 2:8] = True                                     # the body, low
+    solid[4:6, 7:9, 4:6] = True                                     # 8 voxels wholly above y = 0
+    s = solid_stats(solid, heights, min_voxels=8)
+    assert (s["voxels"], s["main"], s["floater"], s["above"]) == (116, 108, True, True)
+    assert s["profile"].tolist() == [0, 36, 36, 36, 0, 0, 0, 4, 4, 0]
+    assert not solid_stats(solid, heights, min_voxels=9)["floater"]  # too small to count
+    solid[4:6, 4:7, 4:6] = True                                     # joined to the body: one piece
+    assert not solid_stats(solid, heights, min_voxels=1)["floater"]
+    pts, hs = lattice(16)
+    for name in ("ring", "house"):                                  # true shapes: one piece each, on the floor
+        from geo3d.synthetic import CLASS_NAMES
+        t = true_solids(CLASS_NAMES.index(name), 3, pts, hs, min_voxels=4)
+        assert t["objects"] == 3 and t["with_floater"] == 0 and t["empty"] == 0 and t["main_share"] == 1.0
+        assert sum(t["profile"][:8]) > sum(t["profile"][8:])        # more of it below the centre than above
+    torch.manual_seed(0)
+    G = TriplaneGenerator(preset("tiny", n_classes=10, **TOY)).eval()
+    g = generated_solids(G, 2, 2, pts, hs, min_voxels=4)
+    assert g["objects"] == 2 and len(g["profile"]) == 16 and 0 <= g["with_floater"] <= 2
+    out = subprocess.run([sys.executable, "bench/solids.py", "nowhere", "--classes", "ring,teapot"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "unknown class(es) ['teapot']" in out.stderr
