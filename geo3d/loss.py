@@ -200,7 +200,7 @@ class GANLoss:
         s = dict(g_loss=loss.item(), views=views, fake_logit=logits.mean().item(),
                  mean_colours=out["image"][:, 0].detach().float().mean((-2, -1)), planes=out["planes"])
         for prior, ray in RAY_PRIORS.items():         # weight x the mean over every rendered ray of every view
-            if getattr(self.cfg, prior) > 0:          # opacity: a backdrop painted in matter costs, the background not
+            if getattr(self.cfg, prior) > 0:          # RAY_PRIORS: each ray's value; prior_weight: the weight now
                 v = ray(out).float().mean()
                 loss = loss + self.prior_weight(prior) * v
                 s[prior] = v.item()
