@@ -6,8 +6,10 @@ For each class, `--objects` objects of each run's EMA generator and as many true
 are sampled on a `--grid`^3 lattice inside the box, without the walls' shell that the geometry scores ignore
 (`geo3d.geometry.WALL`), and cut at the mesh level (`geo3d.geometry.LEVEL`). The solids are the 6-connected pieces
 (`scipy.ndimage.label`). An object has a *floater* when a second piece holds at least `--min_voxels` voxels; a floater
-wholly above the centre (y > 0, y is up) is counted again as *above* (the ring's lid of notebook 24, round 20). The
-profile is the object's mean horizontal area (voxels) at each height, every second height printed.
+wholly above the centre (y > 0, y is up) is counted again as *above* (the ring's lid of notebook 25, round 20). The
+profile is the object's mean horizontal area (voxels) at each height, every second height printed. The *spread* says
+how unlike one another a class's objects are (the mean Jaccard distance, 1 - IoU, over pairs of their solids): one
+shape repeated gives 0, the truth's variety gives its own figure to compare with.
 
     python bench/solids.py runs/laptop                                  # every class, against the truth
     python bench/solids.py runs/a runs/b --classes ring,ball --json solids.json
@@ -47,9 +49,19 @@ def solid_stats(solid, heights, min_voxels):
                 profile=solid.sum((0, 2)).astype(float))
 
 
-def summarise(stats):
-    "Per-class figures from the objects' `solid_stats`."
-    return dict(objects=len(stats), with_floater=sum(s["floater"] for s in stats), floater_above=sum(s["above"] for s in stats),
+def spread(solids):
+    "How unlike each other a class's objects are: the mean over pairs of the Jaccard distance (1 - IoU) of their solids; 0 when all are one shape."
+    if len(solids) < 2: return 0.0
+    x = np.stack([s.ravel() for s in solids]).astype(np.float32)
+    inter = x @ x.T
+    union = x.sum(1)[:, None] + x.sum(1)[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)    # two empty objects are the same shape
+    return float(1 - iou[np.triu_indices(len(x), 1)].mean())
+
+
+def summarise(stats, solids=()):
+    "Per-class figures from the objects' `solid_stats` (and their solids, for the spread)."
+    return dict(objects=len(stats), spread=round(spread(solids), 3), with_floater=sum(s["floater"] for s in stats), floater_above=sum(s["above"] for s in stats),
                 empty=sum(s["voxels"] == 0 for s in stats), median_voxels=int(np.median([s["voxels"] for s in stats])),
                 main_share=round(float(np.mean([s["main"] / max(s["voxels"], 1) for s in stats])), 3),
                 profile=[round(float(a), 1) for a in np.mean([s["profile"] for s in stats], 0)])
@@ -61,9 +73,8 @@ def generated_solids(G, cls, n, pts, heights, min_voxels, seed=5):
     z = rng.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
     planes = G.synthesize_planes(G.map(z, torch.full((n,), cls)))
     g = len(heights)
-    stats = [solid_stats((G.sample_points(planes[i:i + 1], pts)["sigma"] >= LEVEL).view(g, g, g).numpy(), heights, min_voxels)
-             for i in range(n)]
-    return summarise(stats)
+    solids = [(G.sample_points(planes[i:i + 1], pts)["sigma"] >= LEVEL).view(g, g, g).numpy() for i in range(n)]
+    return summarise([solid_stats(s, heights, min_voxels) for s in solids], solids)
 
 
 @torch.no_grad()
@@ -71,7 +82,8 @@ def true_solids(cls, n, pts, heights, min_voxels, seed=5):
     "The same figures for `n` true objects of class `cls`."
     raw, _ = truth_field(cls, n, generator=torch.Generator().manual_seed(seed))(pts.expand(n, -1, -1))
     g = len(heights)
-    return summarise([solid_stats((density_activation(r) >= LEVEL).view(g, g, g).numpy(), heights, min_voxels) for r in raw])
+    solids = [(density_activation(r) >= LEVEL).view(g, g, g).numpy() for r in raw]
+    return summarise([solid_stats(s, heights, min_voxels) for s in solids], solids)
 
 
 def main(argv=None):
@@ -105,7 +117,8 @@ def main(argv=None):
         rows.append(f"\n{name}")
         for who, r in res.items():
             rows.append(f"  {str(who)[-28:]:28s} floaters {r['with_floater']:2d}/{r['objects']} (above {r['floater_above']:2d}), "
-                        f"empty {r['empty']:2d}, median {r['median_voxels']:5d} voxels, main piece {r['main_share']:.2f}")
+                        f"empty {r['empty']:2d}, median {r['median_voxels']:5d} voxels, main piece {r['main_share']:.2f}, "
+                        f"spread {r['spread']:.2f}")
             rows.append(f"  {'':28s} area by height: {' '.join(f'{v:5.0f}' for v in r['profile'][::2])}")
     print("\n".join(rows))
     if a.json: Path(a.json).write_text(json.dumps(out, indent=1))

@@ -47,7 +47,7 @@ def test_solids_counts_pieces_and_floaters():
     import numpy as np
     import torch
     sys.path.insert(0, str(ROOT / "bench"))
-    from solids import lattice, solid_stats, true_solids, generated_solids
+    from solids import lattice, solid_stats, true_solids, generated_solids, spread
     from geo3d.config import TOY
     from geo3d.generator import TriplaneGenerator, preset
     heights = np.linspace(-0.4, 0.4, 10)
@@ -60,12 +60,17 @@ def test_solids_counts_pieces_and_floaters():
     assert not solid_stats(solid, heights, min_voxels=9)["floater"]  # too small to count
     solid[4:6, 4:7, 4:6] = True                                     # joined to the body: one piece
     assert not solid_stats(solid, heights, min_voxels=1)["floater"]
+    other = np.zeros_like(solid); other[0:2, 0:2, 0:2] = True      # disjoint from it
+    assert spread([solid, solid, solid]) == 0.0 and spread([solid, other]) == 1.0 and spread([solid]) == 0.0
+    half = solid.copy(); half[:, :, 5:] = False                     # a part of it
+    assert abs(spread([solid, half]) - (1 - half.sum() / solid.sum())) < 1e-6
     pts, hs = lattice(16)
     for name in ("ring", "house"):                                  # true shapes: one piece each, on the floor
         from geo3d.synthetic import CLASS_NAMES
         t = true_solids(CLASS_NAMES.index(name), 3, pts, hs, min_voxels=4)
         assert t["objects"] == 3 and t["with_floater"] == 0 and t["empty"] == 0 and t["main_share"] == 1.0
         assert sum(t["profile"][:8]) > sum(t["profile"][8:])        # more of it below the centre than above
+        assert 0 < t["spread"] < 1                                   # true objects of a class differ, and overlap
     torch.manual_seed(0)
     G = TriplaneGenerator(preset("tiny", n_classes=10, **TOY)).eval()
     g = generated_solids(G, 2, 2, pts, hs, min_voxels=4)
