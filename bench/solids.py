@@ -59,8 +59,8 @@ def spread(solids):
     return float(1 - iou[np.triu_indices(len(x), 1)].mean())
 
 
-def summarise(stats, solids=()):
-    "Per-class figures from the objects' `solid_stats` (and their solids, for the spread)."
+def summarise(stats, solids):
+    "Per-class figures from the objects' `solid_stats` and their solids (for the spread)."
     return dict(objects=len(stats), spread=round(spread(solids), 3), with_floater=sum(s["floater"] for s in stats), floater_above=sum(s["above"] for s in stats),
                 empty=sum(s["voxels"] == 0 for s in stats), median_voxels=int(np.median([s["voxels"] for s in stats])),
                 main_share=round(float(np.mean([s["main"] / max(s["voxels"], 1) for s in stats])), 3),
