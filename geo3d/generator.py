@@ -172,12 +172,14 @@ class TriplaneGenerator(nn.Module):
         "`n` latents `(n, z_dim)` ~ N(0, I)."
         return rng.randn(n, self.cfg.z_dim, generator=generator, device=self.device)
 
-    def sample_cameras(self, n, k=None, generator=None):
-        "Training cameras on the config's sphere: `(n, 4, 4)`, or `(n, k, 4, 4)` well-separated views when `k` is given."
-        c = self.cfg
-        band = (c.min_elevation, c.max_elevation)
-        if k is None: return sample_cameras(n, c.radius, c.fov, generator, self.device, band)[0]
-        return sample_multiview_cameras(n, k, c.radius, c.fov, generator=generator, device=self.device, elevation=band)[0]
+    def sample_cameras(self, n, k=None, generator=None, c=None):
+        """Training cameras on the config's sphere: `(n, 4, 4)`, or `(n, k, 4, 4)` well-separated views when `k` is given;
+        given class ids `c` `(n,)` and learned bands (`learn_elevation`), each moved into its class's band."""
+        cfg = self.cfg
+        band = (cfg.min_elevation, cfg.max_elevation)
+        if k is None: cams = sample_cameras(n, cfg.radius, cfg.fov, generator, self.device, band)[0]
+        else: cams = sample_multiview_cameras(n, k, cfg.radius, cfg.fov, generator=generator, device=self.device, elevation=band)[0]
+        return cams if self.elevation is None or c is None else self.elevation(cams, torch.as_tensor(c, device=cams.device))
 
     def render_options(self, jitter=None, chunk=0, distortion=False):
         "The config's sampling; stratification is jittered in training mode (unless `deterministic`) if `jitter` is None."
@@ -249,6 +251,6 @@ class TriplaneGenerator(nn.Module):
         Training mode: random noise and jittered samples; eval mode: constant noise, fixed samples (deterministic)."""
         ws = self.map(z, c, psi, cutoff)
         planes = self.synthesize_planes(ws, noise_mode)
-        if cam2world is None: cam2world = self.sample_cameras(len(z), generator=generator)
+        if cam2world is None: cam2world = self.sample_cameras(len(z), generator=generator, c=c)   # in c's learned band, if any
         out = self.render(planes, ws, cam2world.to(planes.device), intrinsics, noise_mode, opts, generator)
         return dict(out, ws=ws, planes=planes)

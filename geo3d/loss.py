@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['RAY_PRIORS', 'g_loss', 'd_loss', 'r1_penalty', 'blur_sigma', 'gaussian_blur', 'regularizer_points',
-           'density_regularizer', 'colour_diversity', 'MultiViewSchedule', 'LossConfig', 'opacity_entropy', 'GANLoss']
+           'density_regularizer', 'colour_diversity', 'MultiViewSchedule', 'LossConfig', 'opacity_entropy',
+           'grouped_classes', 'class_members', 'GANLoss']
 
 # %% ../nbs/08_loss.ipynb #a59b245d
 import math
@@ -119,6 +120,7 @@ class LossConfig:
     opacity: float = 0.0            # weight of the mean opacity of G's rendered rays: matter that D does not pay for fades; 0: off
     binary: float = 0.0             # weight of the mean entropy (bits) of G's rays' opacity: a ray should hit (1) or miss (0), not fog; 0: off
     binary_ramp_kimg: float = 2.0   # the binary prior's weight grows linearly from 0 over this many kimg (an empty start would stay empty)
+    class_groups: bool = False      # each minibatch-std group of D (real and fake) holds one class: D sees a class's variety, not the classes'
 
     def __post_init__(self):
         rules = dict(r1_gamma=(0, ">= 0"), r1_interval=(1, ">= 1"), density_reg=(0, ">= 0"), density_reg_interval=(1, ">= 1"),
@@ -135,6 +137,20 @@ def opacity_entropy(opacity, eps=1e-4):
 
 RAY_PRIORS = dict(distortion=lambda out: out["distortion"], opacity=lambda out: out["opacity"],
                   binary=lambda out: opacity_entropy(out["opacity"]))    # LossConfig's priors: each ray's value
+
+def grouped_classes(class_p, n, group, generator):
+    "`n` class ids drawn with the probabilities `class_p`, in runs of `group` equal ids (the last run cut short)."
+    return rng.multinomial(class_p, -(-n // group), generator=generator).repeat_interleave(group)[:n]
+
+def class_members(labels, classes, generator):
+    "For each class id in `classes`, the index of a uniformly drawn item of that class in `labels` (each item's class id)."
+    labels = torch.as_tensor(labels).long()
+    counts = torch.bincount(labels, minlength=int(classes.max()) + 1)
+    if (counts[classes] == 0).any():
+        raise ValueError(f"no item of class(es) {sorted(set(classes[counts[classes] == 0].tolist()))} in labels")
+    order, starts = torch.argsort(labels, stable=True), counts.cumsum(0) - counts
+    pick = (rng.rand(len(classes), generator=generator) * counts[classes]).long().clamp_max(counts[classes] - 1)
+    return order[starts[classes] + pick]
 
 class GANLoss:
     "The loss phases of one training step; `kimg` sets the blur, the schedule sets the number of views."
@@ -157,16 +173,20 @@ class GANLoss:
             image, image_raw = gaussian_blur(image, s), gaussian_blur(image_raw, s * image_raw.shape[-1] / image.shape[-1])
         return self.D(image, image_raw, c)
 
-    def draw(self, batch, n_real, class_p, generator, density=False):
+    def draw(self, batch, n_real, class_p, generator, density=False, labels=None):
         """Every random input of one training step, from `generator` (on the CPU): real-image indices and flips; latents,
         classes (drawn with `class_p`) and cameras for the generator phase and again for the discriminator phase; and,
-        when `density`, the regulariser's point pairs."""
+        when `density`, the regulariser's point pairs. With `class_groups`, classes come in runs of D's minibatch-std
+        group, real images too (drawn by class from `labels`, the data's class of each image)."""
         g, zdim = generator, self.G.cfg.z_dim
-        d = dict(real=rng.randint(n_real, batch, generator=g), flip=rng.rand(batch, generator=g) < 0.5,
-                 z=rng.randn(batch, zdim, generator=g), c=rng.multinomial(class_p, batch, generator=g),
+        size = self.D.epilogue.mbstd_group if self.cfg.class_groups else 1
+        if size > 1 and labels is None: raise ValueError("class_groups draws real images by class: pass labels (the data's class ids)")
+        classes = lambda: grouped_classes(class_p, batch, size, g)
+        real = rng.randint(n_real, batch, generator=g) if size == 1 else class_members(labels, classes(), g)
+        d = dict(real=real, flip=rng.rand(batch, generator=g) < 0.5,
+                 z=rng.randn(batch, zdim, generator=g), c=classes(),
                  cams=self.cameras(batch, g).cpu(), z_d=rng.randn(batch, zdim, generator=g),
-                 c_d=rng.multinomial(class_p, batch, generator=g),
-                 cams_d=self.d_cameras(batch, g).cpu())
+                 c_d=classes(), cams_d=self.d_cameras(batch, g).cpu())
         if density:
             d["points"] = regularizer_points(batch, self.cfg.density_reg_points, self.cfg.density_reg_eps, self.G.cfg.box, g)
         return d

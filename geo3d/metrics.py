@@ -88,7 +88,7 @@ def inception_score(logits, splits=10, seed=2020):
 # %% ../nbs/14_metrics.ipynb #63519032
 @torch.no_grad()
 def generated_images(G, n, batch=32, seed=0, psi=1.0, class_p=None):
-    "uint8 batches of `n` generated objects: classes drawn with `class_p` (default uniform), uniform cameras, truncation `psi`."
+    "uint8 batches of `n` generated objects: classes drawn with `class_p` (default uniform), G's training cameras (a learned band per class where it has them), truncation `psi`."
     g = torch.Generator().manual_seed(seed)
     k = G.cfg.n_classes
     p = torch.full((max(k, 1),), 1.0) if class_p is None else torch.as_tensor(class_p, dtype=torch.float)
@@ -96,7 +96,7 @@ def generated_images(G, n, batch=32, seed=0, psi=1.0, class_p=None):
         b = min(batch, n - i)
         z = rng.randn(b, G.cfg.z_dim, generator=g, device=G.device)
         c = rng.multinomial(p, b, generator=g, device=G.device) if k else None
-        yield to_uint8(G(z, c, G.sample_cameras(b, generator=g), psi=psi)["image"])
+        yield to_uint8(G(z, c, G.sample_cameras(b, generator=g, c=c), psi=psi)["image"])
 
 # %% ../nbs/14_metrics.ipynb #3f1ad7f6
 def image_metrics(G, real, n=1000, batch=32, seed=0, psi=1.0, class_p=None, net=None, progress=True):

@@ -52,6 +52,10 @@ class TrainStep:
         self.D = Discriminator(gcfg.output_resolution, gcfg.n_classes,
                                cfg.d_channel_base if cfg.d_channel_base > 0 else gcfg.channel_base,
                                cfg.d_channel_max if cfg.d_channel_max > 0 else gcfg.channel_max).to(self.device)
+        group = self.D.epilogue.mbstd_group
+        if cfg.loss.class_groups and self.local % group:
+            raise ValueError(f"class_groups: each process's batch ({self.local}) must be a multiple of D's minibatch-std group ({group}), "
+                             f"or a group would hold two classes: use --batch {group * world * max(1, round(self.local / group))}")
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(0.0, cfg.beta2), eps=cfg.adam_eps)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(0.0, cfg.beta2), eps=cfg.adam_eps)
         self.schedule = MultiViewSchedule(cfg.views, cfg.switch_kimg if cfg.switch_kimg >= 0 else None, cfg.auto_switch,
@@ -75,7 +79,7 @@ def draw(self: TrainStep):
     "All random inputs of this step for the global batch, then this process's slice (on the CPU)."
     cfg = self.cfg
     d = self.loss.draw(cfg.batch, len(self.data), self.class_p, rng.step_generator(cfg.seed, self.step),
-                       density=cfg.loss.density_reg > 0 and self.step % cfg.loss.density_reg_interval == 0)
+                       density=cfg.loss.density_reg > 0 and self.step % cfg.loss.density_reg_interval == 0, labels=self.data.labels)
     sl = slice(self.rank * self.local, (self.rank + 1) * self.local)
     return {k: v[sl] for k, v in d.items()}
 
