@@ -9,7 +9,9 @@ are sampled on a `--grid`^3 lattice inside the box, without the walls' shell tha
 wholly above the centre (y > 0, y is up) is counted again as *above* (the ring's lid of notebook 25, round 20). The
 profile is the object's mean horizontal area (voxels) at each height, every second height printed. The *spread* says
 how unlike one another a class's objects are (the mean Jaccard distance, 1 - IoU, over pairs of their solids): one
-shape repeated gives 0, the truth's variety gives its own figure to compare with.
+shape repeated gives 0, the truth's variety gives its own figure to compare with. Shapes that are merely ragged differ
+too, so the *size spread* says whether the objects differ in size, as true ones do: the coefficient of variation
+(std / mean) of their volumes.
 
     python bench/solids.py runs/laptop                                  # every class, against the truth
     python bench/solids.py runs/a runs/b --classes ring,ball --json solids.json
@@ -61,7 +63,9 @@ def spread(solids):
 
 def summarise(stats, solids):
     "Per-class figures from the objects' `solid_stats` and their solids (for the spread)."
-    return dict(objects=len(stats), spread=round(spread(solids), 3), with_floater=sum(s["floater"] for s in stats), floater_above=sum(s["above"] for s in stats),
+    volumes = np.array([s["voxels"] for s in stats], float)
+    return dict(objects=len(stats), spread=round(spread(solids), 3), size_spread=round(float(volumes.std() / max(volumes.mean(), 1.0)), 3),
+                with_floater=sum(s["floater"] for s in stats), floater_above=sum(s["above"] for s in stats),
                 empty=sum(s["voxels"] == 0 for s in stats), median_voxels=int(np.median([s["voxels"] for s in stats])),
                 main_share=round(float(np.mean([s["main"] / max(s["voxels"], 1) for s in stats])), 3),
                 profile=[round(float(a), 1) for a in np.mean([s["profile"] for s in stats], 0)])
@@ -118,7 +122,7 @@ def main(argv=None):
         for who, r in res.items():
             rows.append(f"  {str(who)[-28:]:28s} floaters {r['with_floater']:2d}/{r['objects']} (above {r['floater_above']:2d}), "
                         f"empty {r['empty']:2d}, median {r['median_voxels']:5d} voxels, main piece {r['main_share']:.2f}, "
-                        f"spread {r['spread']:.2f}")
+                        f"spread {r['spread']:.2f}, size spread {r['size_spread']:.2f}")
             rows.append(f"  {'':28s} area by height: {' '.join(f'{v:5.0f}' for v in r['profile'][::2])}")
     print("\n".join(rows))
     if a.json: Path(a.json).write_text(json.dumps(out, indent=1))

@@ -47,7 +47,7 @@ def test_solids_counts_pieces_and_floaters():
     import numpy as np
     import torch
     sys.path.insert(0, str(ROOT / "bench"))
-    from solids import lattice, solid_stats, true_solids, generated_solids, spread
+    from solids import lattice, solid_stats, true_solids, generated_solids, spread, summarise
     from geo3d.config import TOY
     from geo3d.generator import TriplaneGenerator, preset
     heights = np.linspace(-0.4, 0.4, 10)
@@ -64,13 +64,17 @@ def test_solids_counts_pieces_and_floaters():
     assert spread([solid, solid, solid]) == 0.0 and spread([solid, other]) == 1.0 and spread([solid]) == 0.0
     half = solid.copy(); half[:, :, 5:] = False                     # a part of it
     assert abs(spread([solid, half]) - (1 - half.sum() / solid.sum())) < 1e-6
+    same = [solid_stats(x, heights, 8) for x in (solid, solid)]      # one size: no size spread; 1 and 3 voxels: std 1 / mean 2
+    assert summarise(same, [solid, solid])["size_spread"] == 0.0
+    dots = [np.zeros_like(solid) for _ in range(2)]; dots[0][0, 0, 0] = True; dots[1][0, 0, :3] = True
+    assert summarise([solid_stats(x, heights, 8) for x in dots], dots)["size_spread"] == 0.5
     pts, hs = lattice(16)
     for name in ("ring", "house"):                                  # true shapes: one piece each, on the floor
         from geo3d.synthetic import CLASS_NAMES
         t = true_solids(CLASS_NAMES.index(name), 3, pts, hs, min_voxels=4)
         assert t["objects"] == 3 and t["with_floater"] == 0 and t["empty"] == 0 and t["main_share"] == 1.0
         assert sum(t["profile"][:8]) > sum(t["profile"][8:])        # more of it below the centre than above
-        assert 0 < t["spread"] < 1                                   # true objects of a class differ, and overlap
+        assert 0 < t["spread"] < 1 and t["size_spread"] > 0.05       # true objects of a class differ, and overlap
     torch.manual_seed(0)
     G = TriplaneGenerator(preset("tiny", n_classes=10, **TOY)).eval()
     g = generated_solids(G, 2, 2, pts, hs, min_voxels=4)
