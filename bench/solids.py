@@ -66,7 +66,7 @@ def summarise(stats, solids):
     volumes = np.array([s["voxels"] for s in stats], float)
     return dict(objects=len(stats), spread=round(spread(solids), 3), size_spread=round(float(volumes.std() / max(volumes.mean(), 1.0)), 3),
                 with_floater=sum(s["floater"] for s in stats), floater_above=sum(s["above"] for s in stats),
-                empty=sum(s["voxels"] == 0 for s in stats), median_voxels=int(np.median([s["voxels"] for s in stats])),
+                empty=sum(s["voxels"] == 0 for s in stats), median_voxels=int(np.median(volumes)),
                 main_share=round(float(np.mean([s["main"] / max(s["voxels"], 1) for s in stats])), 3),
                 profile=[round(float(a), 1) for a in np.mean([s["profile"] for s in stats], 0)])
 

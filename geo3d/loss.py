@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['RAY_PRIORS', 'g_loss', 'd_loss', 'r1_penalty', 'blur_sigma', 'gaussian_blur', 'regularizer_points',
            'density_regularizer', 'colour_diversity', 'MultiViewSchedule', 'LossConfig', 'opacity_entropy',
-           'grouped_classes', 'class_members', 'GANLoss']
+           'grouped_classes', 'class_index', 'class_members', 'GANLoss']
 
 # %% ../nbs/08_loss.ipynb #a59b245d
 import math
@@ -142,14 +142,18 @@ def grouped_classes(class_p, n, group, generator):
     "`n` class ids drawn with the probabilities `class_p`, in runs of `group` equal ids (the last run cut short)."
     return rng.multinomial(class_p, -(-n // group), generator=generator).repeat_interleave(group)[:n]
 
-def class_members(labels, classes, generator):
-    "For each class id in `classes`, the index of a uniformly drawn item of that class in `labels` (each item's class id)."
+def class_index(labels):
+    "The items of each class, once for a data set: `(order, starts, counts)`, item ids sorted by class, each class's first place and size."
     labels = torch.as_tensor(labels).long()
-    counts = torch.bincount(labels, minlength=int(classes.max()) + 1)
-    if (counts[classes] == 0).any():
-        raise ValueError(f"no item of class(es) {sorted(set(classes[counts[classes] == 0].tolist()))} in labels")
-    order, starts = torch.argsort(labels, stable=True), counts.cumsum(0) - counts
-    pick = (rng.rand(len(classes), generator=generator) * counts[classes]).long().clamp_max(counts[classes] - 1)
+    counts = torch.bincount(labels)
+    return torch.argsort(labels, stable=True), counts.cumsum(0) - counts, counts
+
+def class_members(index, classes, generator):
+    "For each class id in `classes`, the id of a uniformly drawn item of that class (`index`: from `class_index`)."
+    order, starts, counts = index
+    n = torch.where(classes < len(counts), counts[classes.clamp_max(len(counts) - 1)], 0)
+    if (n == 0).any(): raise ValueError(f"no item of class(es) {sorted(set(classes[n == 0].tolist()))} in the data")
+    pick = (rng.rand(len(classes), generator=generator) * n).long().clamp_max(n - 1)
     return order[starts[classes] + pick]
 
 class GANLoss:
@@ -173,16 +177,16 @@ class GANLoss:
             image, image_raw = gaussian_blur(image, s), gaussian_blur(image_raw, s * image_raw.shape[-1] / image.shape[-1])
         return self.D(image, image_raw, c)
 
-    def draw(self, batch, n_real, class_p, generator, density=False, labels=None):
+    def draw(self, batch, n_real, class_p, generator, density=False, classes_index=None):
         """Every random input of one training step, from `generator` (on the CPU): real-image indices and flips; latents,
         classes (drawn with `class_p`) and cameras for the generator phase and again for the discriminator phase; and,
         when `density`, the regulariser's point pairs. With `class_groups`, classes come in runs of D's minibatch-std
-        group, real images too (drawn by class from `labels`, the data's class of each image)."""
+        group, real images too (drawn by class with `classes_index`, the data's `class_index`)."""
         g, zdim = generator, self.G.cfg.z_dim
         size = self.D.epilogue.mbstd_group if self.cfg.class_groups else 1
-        if size > 1 and labels is None: raise ValueError("class_groups draws real images by class: pass labels (the data's class ids)")
+        if size > 1 and classes_index is None: raise ValueError("class_groups draws real images by class: pass classes_index (class_index of the data's labels)")
         classes = lambda: grouped_classes(class_p, batch, size, g)
-        real = rng.randint(n_real, batch, generator=g) if size == 1 else class_members(labels, classes(), g)
+        real = rng.randint(n_real, batch, generator=g) if size == 1 else class_members(classes_index, classes(), g)
         d = dict(real=real, flip=rng.rand(batch, generator=g) < 0.5,
                  z=rng.randn(batch, zdim, generator=g), c=classes(),
                  cams=self.cameras(batch, g).cpu(), z_d=rng.randn(batch, zdim, generator=g),

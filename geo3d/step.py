@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from . import rng
 from .generator import TriplaneGenerator
 from .discriminator import Discriminator
-from .loss import GANLoss, MultiViewSchedule, colour_diversity
+from .loss import GANLoss, MultiViewSchedule, colour_diversity, class_index
 from .renderer import keep_cpu_memory
 from .distributed import broadcast_, all_gather_cat, sync_gradients
 
@@ -56,6 +56,7 @@ class TrainStep:
         if cfg.loss.class_groups and self.local % group:
             raise ValueError(f"class_groups: each process's batch ({self.local}) must be a multiple of D's minibatch-std group ({group}), "
                              f"or a group would hold two classes: use --batch {group * world * max(1, round(self.local / group))}")
+        self.classes_index = class_index(data.labels) if cfg.loss.class_groups else None   # once, not every step
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(0.0, cfg.beta2), eps=cfg.adam_eps)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(0.0, cfg.beta2), eps=cfg.adam_eps)
         self.schedule = MultiViewSchedule(cfg.views, cfg.switch_kimg if cfg.switch_kimg >= 0 else None, cfg.auto_switch,
@@ -79,7 +80,7 @@ def draw(self: TrainStep):
     "All random inputs of this step for the global batch, then this process's slice (on the CPU)."
     cfg = self.cfg
     d = self.loss.draw(cfg.batch, len(self.data), self.class_p, rng.step_generator(cfg.seed, self.step),
-                       density=cfg.loss.density_reg > 0 and self.step % cfg.loss.density_reg_interval == 0, labels=self.data.labels)
+                       density=cfg.loss.density_reg > 0 and self.step % cfg.loss.density_reg_interval == 0, classes_index=self.classes_index)
     sl = slice(self.rank * self.local, (self.rank + 1) * self.local)
     return {k: v[sl] for k, v in d.items()}
 
