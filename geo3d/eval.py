@@ -58,7 +58,7 @@ def evaluate_checkpoints(checkpoints, data=None, samples=2000, geometry_samples=
         out[c]["seconds"] = round(time.time() - t0, 1)
     return out
 
-ROWS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"), ("is", "IS", "{:.2f}"), ("nfs", "non-flatness", "{:.2f}"),
+ROWS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"), ("class_kid", "KID within classes", "{:.4f}"), ("is", "IS", "{:.2f}"), ("nfs", "non-flatness", "{:.2f}"),
         ("backdrop", "backdrop mass", "{:.3f}"), ("geometry_accuracy", "geometry accuracy", "{:.3f}"),
         ("samples", "samples", "{}"), ("seconds", "seconds", "{:.0f}")]
 

@@ -79,7 +79,7 @@ def show_images(images, titles=None, ncols=None, size=2.2, suptitle=None):
     return fig
 
 # %% ../nbs/30_viz.ipynb #08f07851
-METRIC_LABELS = dict(fid="FID (lower is better)", kid="KID", nfs="non-flatness (higher: more 3D)",
+METRIC_LABELS = dict(fid="FID (lower is better)", kid="KID", class_kid="KID within classes", nfs="non-flatness (higher: more 3D)",
                      backdrop="backdrop mass (lower is better)", geometry_accuracy="geometry accuracy (higher is better)")
 
 def plot_metric_curves(lines, path=None, keys=tuple(METRIC_LABELS)):
