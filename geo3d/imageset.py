@@ -56,17 +56,21 @@ class ImageSet:
         return x.permute(0, 3, 1, 2).float() / 127.5 - 1, torch.from_numpy(np.asarray(self.labels[index])).long().to(device)
 
     def save(self, path):
-        "Write the set as a folder, atomically (a crash leaves either the old folder or the new one, never half of one)."
+        """Write the set as a folder, atomically (a crash leaves either the old folder or the new one, never half of one;
+        a failed write, such as a full disk, removes its own partial copy)."""
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        np.save(tmp / "images.npy", np.ascontiguousarray(self.images))
-        np.save(tmp / "labels.npy", self.labels.astype(np.int64))
-        if self.truth: np.savez(tmp / "truth.npz", **self.truth)
-        meta = dict(format=FORMAT_VERSION, count=len(self), resolution=self.resolution, class_names=list(self.class_names),
-                    class_counts=self.class_counts().tolist(), info=self.info)
-        (tmp / "dataset.json").write_text(json.dumps(meta, indent=1))
+        try:
+            np.save(tmp / "images.npy", np.ascontiguousarray(self.images))
+            np.save(tmp / "labels.npy", self.labels.astype(np.int64))
+            if self.truth: np.savez(tmp / "truth.npz", **self.truth)
+            meta = dict(format=FORMAT_VERSION, count=len(self), resolution=self.resolution, class_names=list(self.class_names),
+                        class_counts=self.class_counts().tolist(), info=self.info)
+            (tmp / "dataset.json").write_text(json.dumps(meta, indent=1))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         if path.exists(): path.rename(old)
         tmp.rename(path)
