@@ -58,7 +58,13 @@ def evaluate_checkpoints(checkpoints, data=None, samples=2000, geometry_samples=
         out[c]["seconds"] = round(time.time() - t0, 1)
     return out
 
-ROWS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"), ("class_kid", "KID within classes", "{:.4f}"), ("is", "IS", "{:.2f}"), ("nfs", "non-flatness", "{:.2f}"),
+def _worst(kids, n=2):
+    "The classes furthest from their photos by KID within the class: 'ball 0.62, snowman 0.59'."
+    have = sorted(((v, c) for c, v in kids.items() if v is not None), reverse=True)[:n]
+    return ", ".join(f"{c} {v:.2f}" for v, c in have) or "-"
+
+ROWS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"), ("class_kid", "KID within classes", "{:.4f}"),
+        ("class_kids", "  furthest classes", _worst), ("is", "IS", "{:.2f}"), ("nfs", "non-flatness", "{:.2f}"),
         ("backdrop", "backdrop mass", "{:.3f}"), ("geometry_accuracy", "geometry accuracy", "{:.3f}"),
         ("samples", "samples", "{}"), ("seconds", "seconds", "{:.0f}")]
 
@@ -69,7 +75,8 @@ def table(results):
     lines = [f"{'':20s}" + "".join(f"{n:>{width + 2}s}" for n in names)]
     for key, label, fmt in ROWS:
         if not any(key in r for r in results.values()): continue
-        lines.append(f"{label:20s}" + "".join(f"{(fmt.format(r[key]) if key in r else '-'):>{width + 2}s}" for r in results.values()))
+        show = fmt if callable(fmt) else fmt.format
+        lines.append(f"{label:20s}" + "".join(f"{(show(r[key]) if key in r else '-'):>{width + 2}s}" for r in results.values()))
     return "\n".join(lines)
 
 # %% ../nbs/21_eval.ipynb #224aed6c
