@@ -143,7 +143,7 @@ def image_metrics(G, real, n=1000, batch=32, seed=0, psi=1.0, class_p=None, net=
     fake, logits = inception_features(images(), net, math.ceil(n / batch), progress, "inception: generated")
     out = fid_kid(real["pool3"], fake)
     if logits is not None: out["is"], out["is_std"] = inception_score(logits)
-    if per_class and classes[0] is not None:
+    if per_class and classes[0] is not None and "labels" in real:       # (features from before real_features gave labels: none)
         mean, each = class_kid(real["pool3"], real["labels"], fake, torch.cat(classes).cpu(), G.cfg.n_classes)
         if mean is not None: out.update(class_kid=mean, class_kids=each)
     out.update(samples=n, seconds_images=round(time.time() - t0, 1))
