@@ -199,7 +199,7 @@ def main():
         keep = [v.strip() for v in a.only.split(",")]
         unknown = [v for v in keep if v not in variants]
         if unknown: raise SystemExit(f"--only: unknown variant(s) {unknown}; these exist: {list(variants)}")
-        if "K=1" not in keep: keep.insert(0, "K=1")               # every ratio is to a K=1 step
+        keep = ["K=1"] + [v for v in keep if v != "K=1"]          # every ratio is to a K=1 step: timed and tabled first
         variants = {v: variants[v] for v in keep}
     runs = {v: [] for v in variants}
     for _ in range(a.rounds):

@@ -82,3 +82,12 @@ def test_solids_counts_pieces_and_floaters():
     out = subprocess.run([sys.executable, "bench/solids.py", "nowhere", "--classes", "ring,teapot"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode != 0 and "unknown class(es) ['teapot']" in out.stderr
+
+
+def test_bench_train_tables_k1_first_whatever_the_order_asked():
+    "Every ratio is to the K=1 step, so K=1 is timed and tabled first even when --only names it last (it raised KeyError)."
+    out = subprocess.run([sys.executable, "bench/bench_train.py", "--toy", "--batch", "4", "--steps", "1", "--rounds", "1",
+                          "--only", "K=3,K=1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = out.stdout.split("(median)")[1].strip().splitlines()
+    assert table[0].startswith("K=1 ") and "(1.00x its K=1 step)" in table[0] and table[1].startswith("K=3 "), out.stdout
