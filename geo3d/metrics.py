@@ -151,7 +151,7 @@ def image_metrics(G, real, n=1000, batch=32, seed=0, psi=1.0, class_p=None, net=
 
 # %% ../nbs/14_metrics.ipynb #7a1672ee
 def evaluate(G, data, n=1000, geometry_n=64, batch=32, seed=0, psi=1.0, net=None, progress=True):
-    "Image metrics against the real set `data` (with the KID within each class where G's classes are the set's) and geometry metrics of `G`, with timings."
+    "Image metrics against the real set `data` (with the KID within each class where G's classes are the set's, by name) and geometry metrics of `G`, with timings."
     if data.resolution != G.cfg.output_resolution:
         raise ValueError(f"the data set has {data.resolution}px images but the model outputs {G.cfg.output_resolution}px: "
                          f"evaluate against a set built with --resolution {G.cfg.output_resolution}")
@@ -159,7 +159,8 @@ def evaluate(G, data, n=1000, geometry_n=64, batch=32, seed=0, psi=1.0, net=None
     class_p = data.class_counts() / len(data) if data.n_classes == G.cfg.n_classes else None
     t0 = time.time()
     real = real_features(data, net, min(n, len(data)), progress=progress)
-    out = image_metrics(G, real, n, batch, seed, psi, class_p, net, progress, per_class=class_p is not None)
+    same = class_p is not None and list(getattr(G, "class_names", None) or data.class_names) == list(data.class_names)
+    out = image_metrics(G, real, n, batch, seed, psi, class_p, net, progress, per_class=same)   # class k is the data's class k
     if "class_kids" in out: out["class_kids"] = dict(zip(data.class_names, out["class_kids"]))
     t1 = time.time()
     out.update(geometry_metrics(G, geometry_n, min(batch, 16), seed, psi, class_p, progress=progress))
