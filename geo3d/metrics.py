@@ -64,16 +64,20 @@ def real_features(data, net, n=None, batch=64, progress=True, cache=True):
     return dict(out, labels=labels)
 
 # %% ../nbs/14_metrics.ipynb #b1bb0ff3
+def _kid(real, fake, kid_subsets, kid_subset_size, seed):
+    "torch-fidelity's KID `(mean, std)` of two float64 feature sets, subsets no larger than the smaller set."
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    size = min(kid_subset_size, len(real), len(fake))
+    kid = kid_features_to_metric(real, fake, kid_subsets=kid_subsets, kid_subset_size=size, verbose=False, rng_seed=seed)
+    return kid["kernel_inception_distance_mean"], kid["kernel_inception_distance_std"]
+
 def fid_kid(real, fake, kid_subsets=100, kid_subset_size=1000, seed=2020):
     "FID and KID (mean, std) between two feature sets `(N, 2048)`, by torch-fidelity, in float64."
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-    from torch_fidelity.metric_kid import kid_features_to_metric
     real, fake = real.double(), fake.double()
     fid = fid_statistics_to_metric(fid_features_to_statistics(real), fid_features_to_statistics(fake), False)
-    size = min(kid_subset_size, len(real), len(fake))
-    kid = kid_features_to_metric(real, fake, kid_subsets=kid_subsets, kid_subset_size=size, verbose=False, rng_seed=seed)
-    return dict(fid=float(fid["frechet_inception_distance"]), kid=kid["kernel_inception_distance_mean"],
-                kid_std=kid["kernel_inception_distance_std"])
+    kid, kid_std = _kid(real, fake, kid_subsets, kid_subset_size, seed)
+    return dict(fid=float(fid["frechet_inception_distance"]), kid=kid, kid_std=kid_std)
 
 # %% ../nbs/14_metrics.ipynb #ce99f6e5
 def class_kid(real, real_labels, fake, fake_labels, n_classes=None, min_count=2, kid_subsets=100, kid_subset_size=1000,
@@ -81,7 +85,6 @@ def class_kid(real, real_labels, fake, fake_labels, n_classes=None, min_count=2,
     """The KID within each class: `(mean, per_class)`. `per_class[k]` is the KID between class k's real and generated
     features `(N, 2048)` (labels `(N,)`) for k < `n_classes` (default: the largest label + 1), None where either side has
     fewer than `min_count`; `mean` is over the classes that have one (None if none has)."""
-    from torch_fidelity.metric_kid import kid_features_to_metric
     real_labels, fake_labels = torch.as_tensor(real_labels).long(), torch.as_tensor(fake_labels).long()
     if len(real_labels) != len(real) or len(fake_labels) != len(fake):
         raise ValueError(f"class_kid needs one label per feature row: {len(real)} real rows with {len(real_labels)} labels, "
@@ -93,10 +96,7 @@ def class_kid(real, real_labels, fake, fake_labels, n_classes=None, min_count=2,
     per_class = []
     for k in range(top if n_classes is None else n_classes):
         r, f = real[real_labels == k].double(), fake[fake_labels == k].double()
-        if min(len(r), len(f)) < min_count: per_class.append(None); continue
-        size = min(kid_subset_size, len(r), len(f))
-        kid = kid_features_to_metric(r, f, kid_subsets=kid_subsets, kid_subset_size=size, verbose=False, rng_seed=seed)
-        per_class.append(float(kid["kernel_inception_distance_mean"]))
+        per_class.append(float(_kid(r, f, kid_subsets, kid_subset_size, seed)[0]) if min(len(r), len(f)) >= min_count else None)
     have = [v for v in per_class if v is not None]
     return (float(np.mean(have)) if have else None), per_class
 
