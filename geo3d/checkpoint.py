@@ -90,7 +90,10 @@ def load_run_state(run):
     for ck, rs in candidates(run):
         try:
             tensors, meta = read_checkpoint(ck)
-            state = torch.load(rs, map_location="cpu", weights_only=True)
+            try: state = torch.load(rs, map_location="cpu", weights_only=True)
+            except FileNotFoundError: raise
+            except Exception as e:                            # name the file: the weights beside it read
+                raise ValueError(f"its resume file {rs.name} is damaged or truncated ({type(e).__name__}: {str(e).split('. ')[0]})") from None
             if str(state["step"]) != meta.get("step"):
                 raise ValueError(f"its resume file is of step {state['step']}, the weights of step {meta.get('step')}")
             return tensors, meta, state, ck, skipped
@@ -99,7 +102,10 @@ def load_run_state(run):
         except Exception as e:
             skipped.append((ck, str(e).split(";")[0]))
     if not skipped: raise FileNotFoundError(f"no checkpoint in {run}")
-    raise ValueError(f"no checkpoint of {run} can be resumed: {_explain(skipped)}")
+    weights = any("resume file" in why for _, why in skipped)
+    raise ValueError(f"no checkpoint of {run} can be resumed: {_explain(skipped)}" +
+                     (". The weights still read (geo3d_generate, geo3d_eval and geo3d_invert use them); to train again, "
+                      "start a new run with another --out" if weights else ""))
 
 def split_state(tensors, prefix):
     return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}

@@ -57,6 +57,10 @@ def load_image(path, resolution, min_size=32, max_pixels=89_478_485):
                 a = np.asarray(im, dtype=np.float64)
                 scale = 257.0 if mode != "I" or a.max() > 255 else 1.0
                 im, note = Image.fromarray((a / scale).clip(0, 255).astype(np.uint8)).convert("RGB"), "16-bit"
+            elif mode == "F":                                      # 32-bit float (TIFF): 0..1 or 0..255, NaN as black
+                a = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+                a = a * 255 if a.max() <= 1 else a
+                im, note = Image.fromarray(a.clip(0, 255).astype(np.uint8)).convert("RGB"), "32-bit float"
             elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
                 back = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
