@@ -64,6 +64,7 @@ def sync_gradients(module, world):
     flat = torch.cat([p.grad.flatten() for p in params])
     if world > 1: all_reduce_mean_(flat, world)
     bad = (~flat.isfinite()).sum().item()
+    if world == 1 and not bad: return 0                       # nothing to write back: the gradients are as they were
     if bad: flat = torch.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)
     i = 0
     for p in params:

@@ -57,8 +57,9 @@ class TrainStep:
             raise ValueError(f"class_groups: each process's batch ({self.local}) must be a multiple of D's minibatch-std group ({group}), "
                              f"or a group would hold two classes: use --batch {group * world * max(1, round(self.local / group))}")
         self.classes_index = class_index(data.labels) if cfg.loss.class_groups else None   # once, not every step
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(0.0, cfg.beta2), eps=cfg.adam_eps)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(0.0, cfg.beta2), eps=cfg.adam_eps)
+        adam = dict(betas=(0.0, cfg.beta2), eps=cfg.adam_eps, foreach=True)   # foreach: CUDA's default; on a CPU bit for bit the loop's, 1.3x faster
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, **adam)
         self.schedule = MultiViewSchedule(cfg.views, cfg.switch_kimg if cfg.switch_kimg >= 0 else None, cfg.auto_switch,
                                           cfg.collapse_fraction, cfg.collapse_warmup_kimg)
         loss_cfg = replace(cfg.loss, blur_fade_kimg=min(cfg.loss.blur_fade_kimg, cfg.kimg / 10))   # fade within a tenth of the run
