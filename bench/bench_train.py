@@ -27,9 +27,11 @@ generator and the discriminator phase apart.
     python bench/bench_train.py --preset imagenet256 --batch 8 --recompute --only K=1,K=3,"K=3 recompute"
 """
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +62,7 @@ def make_trainer(preset, batch, views, device, data, seed=0, d_all_views=None, g
     if reuse: cfg.loss.d_reuse_fakes = True
     if cpu_bf16: cfg.cpu_bf16 = True
     out = tempfile.mkdtemp(prefix="geo3d-bench-")
+    atexit.register(shutil.rmtree, out, True)                     # the timed run's folder goes with its process
     return Trainer(cfg, out, device=device, progress=False, data=data)
 
 
