@@ -85,7 +85,8 @@ def load_image(path, resolution, min_size=32, max_pixels=89_478_485):
 
 # %% ../nbs/11_dataset_tool.ipynb #7a4e9234
 def _report_lines(rep):
-    lines = [f"{rep['images']} images of {rep['classes']} classes"]
+    n = lambda k, one, many: f"{k} {one if k == 1 else many}"
+    lines = [f"{n(rep['images'], 'image', 'images')} of {n(rep['classes'], 'class', 'classes')}"]
     for k, v in sorted(rep["converted"].items()): lines.append(f"  converted {k}: {v}")
     for k, v in sorted(rep["skipped"].items()): lines.append(f"  skipped, {k}: {v}  e.g. {', '.join(rep['examples'][k][:2])}")
     if rep["missing_classes"]: lines.append(f"  classes in the list but not on disk ({len(rep['missing_classes'])}): {', '.join(rep['missing_classes'][:8])}")

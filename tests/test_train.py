@@ -171,7 +171,7 @@ def test_dataset_skips_a_decompression_bomb_and_applies_exif_orientation(tmp_pat
     im.save(src / "a" / "phone.jpg", exif=exif, quality=95)
     r = run(["geo3d_dataset", "src", "--out", "set", "--resolution", "32", "--quiet"], tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "2 images of 1 classes" in r.stdout and "too large: 1" in r.stdout, r.stdout
+    assert "2 images of 1 class" in r.stdout and "too large: 1" in r.stdout, r.stdout
     from geo3d.imageset import ImageSet
     s = ImageSet.load(tmp_path / "set")
     phone = s.images[1].astype(int)          # files in name order: ok.png, phone.jpg
