@@ -86,10 +86,11 @@ def _explain(skipped):
 def load_run_state(run):
     """The newest readable pair of a run folder: (weights, metadata, resume state, checkpoint path, skipped), where
     `skipped` lists the newer pairs that were damaged and why. Raises when no pair reads."""
-    run, skipped = Path(run), []
+    run, skipped, weights_read = Path(run), [], False
     for ck, rs in candidates(run):
         try:
             tensors, meta = read_checkpoint(ck)
+            weights_read = True
             try: state = torch.load(rs, map_location="cpu", weights_only=True)
             except FileNotFoundError: raise
             except Exception as e:                            # name the file: the weights beside it read
@@ -102,10 +103,9 @@ def load_run_state(run):
         except Exception as e:
             skipped.append((ck, str(e).split(";")[0]))
     if not skipped: raise FileNotFoundError(f"no checkpoint in {run}")
-    weights = any("resume file" in why for _, why in skipped)
     raise ValueError(f"no checkpoint of {run} can be resumed: {_explain(skipped)}" +
                      (". The weights still read (geo3d_generate, geo3d_eval and geo3d_invert use them); to train again, "
-                      "start a new run with another --out" if weights else ""))
+                      "start a new run with another --out" if weights_read else ""))
 
 def split_state(tensors, prefix):
     return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
