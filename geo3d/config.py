@@ -35,6 +35,7 @@ class TrainConfig:
     adam_eps: float = 1e-8                # Adam's epsilon
     ema_kimg: float = -1.0                # EMA half-life in kimg; < 0: batch * 10 / 32 (StyleGAN2's rule)
     ema_rampup: float = 0.05              # the EMA half-life is at most this fraction of the images shown so far (0: off)
+    lr_rampdown: float = 0.0              # both learning rates fall linearly to 0 over the last this fraction of the run (0: off)
     views: int = 3                        # K, views per object in multi-view discrimination
     switch_kimg: float = -1.0             # switch to K views at this kimg; < 0: only the automatic switch
     auto_switch: bool = True              # switch when colour diversity falls below collapse_fraction of its peak
@@ -70,6 +71,7 @@ class TrainConfig:
                                ("g_lr", self.g_lr >= 0, ">= 0"), ("d_lr", self.d_lr >= 0, ">= 0"),
                                ("beta2", 0 <= self.beta2 < 1, "in [0, 1)"), ("adam_eps", self.adam_eps > 0, "> 0"),
                                ("ema_rampup", self.ema_rampup >= 0, ">= 0 (0: off)"),
+                               ("lr_rampdown", 0 <= self.lr_rampdown <= 1, "in [0, 1] (0: off)"),
                                ("collapse_fraction", 0 < self.collapse_fraction < 1, "in (0, 1)"),
                                ("metrics_kimg", self.metrics_kimg >= 0, ">= 0 (0: off)"),
                                ("metrics_samples", self.metrics_samples >= 2, ">= 2 (FID needs two images)"),
@@ -154,7 +156,7 @@ class RunOptions:
         if self.minutes < 0: raise ValueError(f"--minutes must be >= 0 (0: no limit), got {self.minutes}")
 
 RESUMABLE = {"kimg", "snapshot_kimg", "metrics_kimg", "metrics_samples", "metrics_geometry_samples", "log_every", "keep_checkpoints",
-             "recompute", "fused", "compile"}                     # the last three change how a step runs, not what it computes
+             "lr_rampdown", "recompute", "fused", "compile"}      # where the run ends; the last three change how a step runs, not what it computes
 
 def resumed_config(run, changes=None):
     "The stored config of the run folder `run` with `changes` (a dict; only `RESUMABLE` settings may change)."

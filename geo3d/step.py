@@ -91,6 +91,12 @@ def _autocast(self: TrainStep):
     return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16 if self.device.type == "cuda" else self.cfg.cpu_bf16)
 
 @patch
+def set_lr(self: TrainStep, scale=1.0):
+    "Both Adam learning rates at `scale` times the config's (`Trainer.run`'s ramp-down, `TrainConfig.lr_rampdown`)."
+    for opt, lr in ((self.opt_g, self.cfg.g_lr), (self.opt_d, self.cfg.d_lr)):
+        for group in opt.param_groups: group["lr"] = lr * scale
+
+@patch
 def _apply(self: TrainStep, net, opt, name):
     bad = sync_gradients(net, self.world)
     if bad:

@@ -31,7 +31,7 @@ def test_two_process_gloo_run_equals_single_process(tmp_path):
     # Adam's first steps move every weight by about +-lr whatever the gradient's size, so gradient entries that are
     # float-rounding noise (summed in a different order on 2 processes) would flip sign and differ by 2*lr; a larger
     # epsilon damps updates of such entries. Without gradient averaging the runs would differ by ~lr in real entries.
-    TRAIN = globals()["TRAIN"] + ["--adam_eps", "1e-4"]
+    TRAIN = globals()["TRAIN"] + ["--adam_eps", "1e-4", "--lr_rampdown", "0.5"]   # the ramp too: rank 0 sets it for all
     single = run([sys.executable, "-m", "geo3d.train", "--out", "single", "--steps", "3", *TRAIN], tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     ddp = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "geo3d.train",
