@@ -61,6 +61,9 @@ def sync_gradients(module, world):
     params = [p for p in module.parameters() if p.requires_grad]
     for p in params:
         if p.grad is None: p.grad = torch.zeros_like(p)
+    if not params: return 0
+    if world == 1 and bool(torch.stack(torch._foreach_norm([p.grad for p in params])).isfinite().all()):
+        return 0                                              # one pass, no copy: a norm is finite only if every entry is
     flat = torch.cat([p.grad.flatten() for p in params])
     if world > 1: all_reduce_mean_(flat, world)
     bad = (~flat.isfinite()).sum().item()

@@ -14,7 +14,8 @@ TRAIN = ["--batch", "8", "--synthetic_per_class", "4", "--deterministic_render",
 
 
 def run(args, tmp_path, timeout=600, **env):
-    e = dict(os.environ, MPLBACKEND="Agg", GEO3D_CACHE=str(tmp_path / "cache"), **env)
+    scratch = tmp_path / "tmp"; scratch.mkdir(exist_ok=True)       # the commands' temporary files (torchrun's logs) go with tmp_path
+    e = dict(os.environ, MPLBACKEND="Agg", GEO3D_CACHE=str(tmp_path / "cache"), TMPDIR=str(scratch), **env)
     return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=e, timeout=timeout)
 
 
