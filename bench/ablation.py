@@ -218,7 +218,7 @@ def rescore_command(run, geometry_samples):
 def table_row(config, data, seed, kimg, minutes, scores, samples):
     "One run's row of the results table."
     return dict(config=config, data=data, seed=seed, kimg=kimg, train_minutes=minutes, **{k: scores.get(k) for k in SCORES},
-                eval_samples=samples)
+                kid_se=scores.get("kid_se"), eval_samples=samples)
 
 
 def shared_step(runs):
@@ -299,7 +299,7 @@ def unpack(src, out, cifar):
         r.update(fid_kid(reals[key]["pool3"], fake))
         config, seed = r["run"].split("-", 1)[1].rsplit("-s", 1)
         rows.append(table_row(config, r["data"], int(seed), r["kimg"], r["train_minutes"], r, len(x)))
-        print(f"ablation: {r['run']}: FID {r['fid']:.2f} KID {r['kid']:.4f}", flush=True)
+        print(f"ablation: {r['run']}: FID {r['fid']:.2f} KID {r['kid']:.4f} +-{r['kid_se']:.4f}", flush=True)
     return packed, rows
 
 

@@ -192,10 +192,13 @@ def main():
     if a.bf16:
         variants.update({"K=1 bf16": (here, 1, "one+bf16"), f"K={k} bf16": (here, k, "one+bf16")})
         if a.reuse: variants.update({"K=1 reuse bf16": (here, 1, "one+reuse+bf16"), f"K={k} reuse bf16": (here, k, "one+reuse+bf16")})
-        if a.reuse and a.forms: variants.update({f"K={k} reuse bf16 cl": (here, k, "one+reuse+bf16+cl")})
+        if a.reuse and a.forms: variants.update({"K=1 reuse bf16 cl": (here, 1, "one+reuse+bf16+cl"),
+                                                 f"K={k} reuse bf16 cl": (here, k, "one+reuse+bf16+cl")})
         if a.reuse and a.compile:                                  # the CPU's two savings that change no result, with torch.compile
             variants.update({"K=1 reuse bf16 compile": (here, 1, "one+reuse+bf16+compile"),
-                             f"K={k} reuse bf16 compile": (here, k, "one+reuse+bf16+compile")})
+                             f"K={k} reuse bf16 compile": (here, k, "one+reuse+bf16+compile"),
+                             "K=1 reuse bf16 compile cl": (here, 1, "one+reuse+bf16+compile+cl"),
+                             f"K={k} reuse bf16 compile cl": (here, k, "one+reuse+bf16+compile+cl")})
     if a.before:
         if not os.path.isfile(os.path.join(a.before, "geo3d", "train.py")):
             raise SystemExit(f"--before {a.before}: not a geo3d checkout (no geo3d/train.py)")

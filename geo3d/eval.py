@@ -68,15 +68,21 @@ ROWS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"), ("class_kid", "KID w
         ("backdrop", "backdrop mass", "{:.3f}"), ("geometry_accuracy", "geometry accuracy", "{:.3f}"),
         ("samples", "samples", "{}"), ("seconds", "seconds", "{:.0f}")]
 
+def _cell(r, key, fmt):
+    "One table cell: the value, '+-' its standard error where the results give one (`key`_se), or '-'."
+    if key not in r: return "-"
+    text = fmt(r[key]) if callable(fmt) else fmt.format(r[key])
+    se = r.get(key + "_se")
+    return text + (" +-" + fmt.format(se) if se is not None and not callable(fmt) else "")
+
 def table(results):
     "A text table: one row per metric, one column per checkpoint."
     names = list(results)
-    width = max([12] + [len(n) for n in names])
+    rows = [(label, [_cell(r, key, fmt) for r in results.values()]) for key, label, fmt in ROWS
+            if any(key in r for r in results.values())]
+    width = max([12] + [len(n) for n in names] + [len(c) for _, cells in rows for c in cells])
     lines = [f"{'':20s}" + "".join(f"{n:>{width + 2}s}" for n in names)]
-    for key, label, fmt in ROWS:
-        if not any(key in r for r in results.values()): continue
-        show = fmt if callable(fmt) else fmt.format
-        lines.append(f"{label:20s}" + "".join(f"{(show(r[key]) if key in r else '-'):>{width + 2}s}" for r in results.values()))
+    lines += [f"{label:20s}" + "".join(f"{c:>{width + 2}s}" for c in cells) for label, cells in rows]
     return "\n".join(lines)
 
 # %% ../nbs/21_eval.ipynb #224aed6c
