@@ -7,6 +7,7 @@ __all__ = ['IMAGE_SUFFIXES', 'SET_FILES', 'LABEL_MODES', 'BadImage', 'read_class
            'unpack_archive', 'check_output_folder', 'class_files', 'prefix_hint', 'build_dataset', 'main']
 
 # %% ../nbs/11_dataset_tool.ipynb #e2b6828f
+import signal
 import sys
 import tarfile
 import tempfile
@@ -244,6 +245,7 @@ def main(source: str,                  # class-per-folder image tree (ImageNet t
          quiet: bool = False):         # no progress bar
     "Build a geo3d image set (centre-cropped, resized, labelled) from a folder of class sub-folders, with a report of every bad file."
     if out is None: sys.exit("geo3d_dataset: --out is required (the folder to write the image set to)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # `kill` removes the half-written set, as Ctrl-C does
     try:
         s, rep = build_dataset(source, out, resolution, classes, max_per_class, min_size, progress=not quiet, overwrite=overwrite,
                                labels=labels)

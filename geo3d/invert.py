@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 from .dataset_tool import BadImage, IMAGE_SUFFIXES
 from .checkpoint import load_generator
 from .config import add_fields, parse_bool
-from .generate import resolve_classes, check_out_folder, staged_output, check_sizes
+from .imageset import staged_output
+from .generate import resolve_classes, check_out_folder, check_sizes
 from .export import save_mesh, save_gif, mesh_of, write_page
 from .viz import image_grid, save_image, depth_tiles
 from .renderer import flush_denormals
