@@ -15,8 +15,8 @@ in backward instead of keeping them); `--reuse` adds K=1 and K=3 with `LossConfi
 phase judges the generator phase's fakes instead of rendering new ones; changes training); `--forms` adds other forms of the same step (the FIR filters as pools, the
 field's fused pass, channels-last image networks; see `--help`); `--compile` adds K=1 and K=3 with torch.compile (with `--reuse
 --forms` also `reuse cl` and `reuse compile cl`: the CPU's savings together); `--bf16` adds K=1 and K=3 with bf16
-autocast on a CPU (`TrainConfig.cpu_bf16`; with `--reuse` also `reuse bf16`, and
-with `--forms` too `K=3 reuse bf16 cl`).
+autocast on a CPU (`TrainConfig.cpu_bf16`; with `--reuse` also `reuse bf16`, with `--forms` too `reuse bf16 cl`,
+and with `--compile` `reuse bf16 compile`, with both `reuse bf16 compile cl`).
 `--only` picks variants by name; `--profile` prints each variant's top ops; `--phases` (CUDA) the peak memory of the
 generator and the discriminator phase apart.
 
@@ -158,7 +158,8 @@ def main():
                    "compiled (torch.compile; the compilation happens in the warm-up steps, not timed); with --reuse and --forms "
                    "also 'reuse cl' and 'reuse compile cl', the CPU's savings together")
     p.add_argument("--bf16", action="store_true", help="(CPU) also time K=1 and K=3 with bf16 autocast (TrainConfig.cpu_bf16; "
-                   "faster where the CPU has AVX512-BF16 or AMX); with --reuse also 'reuse bf16'")
+                   "faster where the CPU has AVX512-BF16 or AMX); with --reuse also 'reuse bf16' (and its cl and compile forms with --forms "
+                   "and --compile)")
     p.add_argument("--only", metavar="NAMES", help="time only these variants (comma-separated names as printed, e.g. 'K=1,K=3')")
     p.add_argument("--profile", action="store_true", help="after timing, print each variant's top ops by self time (torch.profiler)")
     p.add_argument("--phases", action="store_true", help="(CUDA) also the peak memory of each phase of a step with R1")
