@@ -84,7 +84,7 @@ def kid_jackknife(real, fake, max_rows=5000, seed=2020, block=2048):
     x, y = real.double(), fake.double()
     if min(len(x), len(y)) < 3: raise ValueError(f"kid_jackknife needs at least 3 rows a side, got {len(x)} and {len(y)}")
     g = torch.Generator().manual_seed(seed)
-    cut = lambda t: t[torch.randperm(len(t), generator=g)[:max_rows]] if len(t) > max_rows else t
+    cut = lambda t: t[rng.rand(len(t), generator=g).argsort()[:max_rows]] if len(t) > max_rows else t   # a random subset
     x, y = cut(x), cut(y)
     n, m, d = len(x), len(y), x.shape[1]
     def sums(a, b, same):
