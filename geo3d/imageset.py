@@ -37,9 +37,9 @@ def _pid_alive(pid):
 @contextmanager
 def staged_output(out, replace_old):
     """Yield a hidden folder `.OUT.partial-HOST-PID` beside `out` to write into; when the block ends normally it becomes
-    `out` (`move_into_place`), on an error or Ctrl-C it is removed (and on SIGTERM, which every geo3d command turns into an
-    exit). Hidden folders left by a run on this host
-    killed outright (SIGKILL, power loss), whose process is gone, are removed first; other hosts' (a shared disk) are not."""
+    `out` (`move_into_place`); on an error or Ctrl-C it is removed, and on SIGTERM where the command turns it into an exit
+    (`geo3d_dataset`, `geo3d_generate` and `geo3d_invert` do). Hidden folders left by a run on this host killed outright
+    (SIGKILL, power loss), whose process is gone, are removed first; other hosts' (a shared disk) are not."""
     out = Path(out)
     stem = f".{out.name}.partial-{socket.gethostname()}-"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -180,8 +180,8 @@ def generated_images(G, n, batch=32, seed=0, psi=1.0, class_p=None):
 def image_metrics(G, real, n=1000, batch=32, seed=0, psi=1.0, class_p=None, net=None, progress=True, per_class=False):
     """FID, KID (and IS where the Inception has logits) of `n` samples of `G` against real features (from `real_features`).
     `per_class`: also the KID within each class (`class_kid`: their mean; `class_kids`: each class's, None where a class
-    has fewer than 3 samples on either side; `class_kid_se`, `class_kids_se`: their errors); for a G whose classes are the
-    real set's. `kid_se`: KID's jackknife error (`fid_kid`)."""
+    has fewer than 2 samples on either side; `class_kids_se`: their errors, None below 3; `class_kid_se`: the mean's, where
+    every class has one); for a G whose classes are the real set's. `kid_se`: KID's jackknife error (`fid_kid`)."""
     net = net or Inception()
     t0, classes = time.time(), []
     def images():
